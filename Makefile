@@ -1,0 +1,54 @@
+# pam_sms: SMS one-time code as a second PAM factor.
+# `make demo` and `make test` do all set-up on a fresh Debian 12 machine (as root).
+
+GO      ?= go
+CC      ?= gcc
+BUILD   := build
+VERSION ?= $(shell git describe --tags --always 2>/dev/null | sed 's/^v//' || echo 0.0.0)
+
+# Hardening as dpkg-buildflags prints it with hardening=+all.
+MOD_CFLAGS  := -std=c99 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC \
+               -fstack-protector-strong -fstack-clash-protection -Wformat -Werror=format-security \
+               -D_FORTIFY_SOURCE=2
+MOD_LDFLAGS := -shared -Wl,-z,relro,-z,now -Wl,--version-script=pam_sms/pam_sms.map \
+               -Wl,-soname,pam_sms.so -lpam
+GO_LDFLAGS  := -s -w -linkmode=external -extldflags=-Wl,-z,relro,-z,now
+GO_BUILD    := CGO_ENABLED=1 $(GO) build -trimpath -buildmode=pie -ldflags '$(GO_LDFLAGS)'
+
+.PHONY: all build deps test test-unit test-integration demo clean FORCE
+
+all: build
+
+build: $(BUILD)/pam_sms.so $(BUILD)/pam-sms-helper $(BUILD)/pam-sms
+
+$(BUILD)/pam_sms.so: pam_sms/pam_sms.c pam_sms/pam_sms.map
+	@mkdir -p $(BUILD)
+	$(CC) $(MOD_CFLAGS) -o $@ pam_sms/pam_sms.c $(MOD_LDFLAGS)
+	strip --strip-unneeded --remove-section=.comment $@
+
+$(BUILD)/pam-sms-helper: FORCE
+	@mkdir -p $(BUILD)
+	$(GO_BUILD) -o $@ ./helper
+
+$(BUILD)/pam-sms: FORCE
+	@mkdir -p $(BUILD)
+	$(GO_BUILD) -o $@ ./cmd/pam-sms
+
+# Installs what a fresh machine lacks (Debian packages); a no-op when all is there.
+deps:
+	sh test/deps.sh
+
+test: deps build
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	PAM_SMS_BUILD=$(CURDIR)/$(BUILD) $(GO) test -race -count=1 -timeout 40m ./...
+
+demo: deps build
+	$(BUILD)/pam-sms demo --module $(CURDIR)/$(BUILD)/pam_sms.so --helper $(CURDIR)/$(BUILD)/pam-sms-helper
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:
+
+-include mk/*.mk

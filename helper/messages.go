@@ -1,0 +1,46 @@
+package main
+
+// messages are the texts the user sees, per [code] language.
+type messages struct {
+	CodeSent    string // %s = masked number
+	Prompt      string
+	Wrong       string
+	TooMany     string
+	Expired     string
+	NoNumber    string
+	Limited     string
+	Unavailable string
+	Internal    string
+}
+
+var texts = map[string]messages{
+	"en": {
+		CodeSent:    "Code sent to %s",
+		Prompt:      "SMS code: ",
+		Wrong:       "Wrong code, try again.",
+		TooMany:     "Too many wrong codes.",
+		Expired:     "The code has expired. Log in again to get a new one.",
+		NoNumber:    "No mobile number is on file for you. Contact your administrator.",
+		Limited:     "Too many codes were requested. Try again later.",
+		Unavailable: "The SMS code could not be sent. Try again later.",
+		Internal:    "Login by SMS code is not available. Contact your administrator.",
+	},
+	"de": {
+		CodeSent:    "Code gesendet an %s",
+		Prompt:      "SMS-Code: ",
+		Wrong:       "Falscher Code, bitte erneut versuchen.",
+		TooMany:     "Zu viele falsche Codes.",
+		Expired:     "Der Code ist abgelaufen. Bitte erneut anmelden, um einen neuen zu erhalten.",
+		NoNumber:    "Für Sie ist keine Mobilfunknummer hinterlegt. Bitte wenden Sie sich an Ihren Administrator.",
+		Limited:     "Zu viele Codes angefordert. Bitte später erneut versuchen.",
+		Unavailable: "Der SMS-Code konnte nicht gesendet werden. Bitte später erneut versuchen.",
+		Internal:    "Die Anmeldung per SMS-Code ist nicht verfügbar. Bitte wenden Sie sich an Ihren Administrator.",
+	},
+}
+
+func textsFor(language string) messages {
+	if m, ok := texts[language]; ok {
+		return m
+	}
+	return texts["en"]
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/limits"
+	"github.com/pam-sms/pam_sms/policy"
+	"github.com/pam-sms/pam_sms/smsclient"
+)
+
+// answerGrace is how long after a code expires the helper still waits for an
+// answer, so that a late answer gets "expired" rather than silence.
+const answerGrace = 30 * time.Second
+
+// session is one authentication: one request from the module, one result.
+type session struct {
+	conn       *conn
+	req        policy.Request
+	log        *logger
+	configPath string
+}
+
+// who returns the key=value pairs that start every decision line.
+func (s *session) who(kv ...any) []any {
+	return append([]any{"user", s.req.User, "rhost", s.req.Rhost, "service", s.req.Service}, kv...)
+}
+
+// serve decides and, if needed, runs the challenge. It returns the PAM code.
+func (s *session) serve() int {
+	cfg, err := conf.Load(s.configPath)
+	if err != nil {
+		s.log.err("denied: configuration error", s.who("error", strings.ReplaceAll(err.Error(), "\n", "; "))...)
+		s.tell(texts["en"].Internal)
+		return pamSystemErr
+	}
+	msgs := textsFor(cfg.Code.Language)
+	acct, err := policy.LookupAccount(s.req.User)
+	if errors.Is(err, policy.ErrUnknownUser) {
+		s.log.info("denied: user unknown", s.who()...)
+		return pamUserUnknown
+	}
+	if err != nil {
+		s.log.err("denied: user lookup failed", s.who("error", err)...)
+		s.tell(msgs.Internal)
+		return pamSystemErr
+	}
+	if err := checkCaller(acct); err != nil {
+		s.log.err("denied: "+err.Error(), s.who()...)
+		return pamAuthErr
+	}
+
+	d := policy.Decide(cfg, s.req, acct)
+	switch d.Outcome {
+	case policy.Exempt:
+		s.log.info("exempt", s.who("reason", d.Reason)...)
+		return pamIgnore
+	case policy.IgnoreNoNumber:
+		s.log.warn("not enforced", s.who("reason", d.Reason)...)
+		return pamIgnore
+	case policy.DenyNoNumber:
+		s.log.warn("denied", s.who("reason", d.Reason)...)
+		s.tell(msgs.NoNumber)
+		return pamAuthErr
+	}
+	return s.challenge(cfg, d.Number, msgs)
+}
+
+// checkCaller enforces the unix_chkpwd rule: without root, a caller may only
+// authenticate itself, so the setgid helper cannot be used to text others.
+func checkCaller(acct policy.Account) error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	if uid := strconv.Itoa(os.Getuid()); acct.UID != uid {
+		return fmt.Errorf("caller uid %s may only authenticate itself", uid)
+	}
+	return nil
+}
+
+// tell shows an error line to the user; a failure here surfaces at the result.
+func (s *session) tell(text string) {
+	_ = s.conn.error(text)
+}
+
+func (s *session) challenge(cfg *conf.Config, number smsclient.Number, msgs messages) int {
+	client, err := smsclient.New(cfg.Gateway.Config)
+	if err != nil {
+		s.log.err("denied: gateway configuration", s.who("error", err)...)
+		s.tell(msgs.Internal)
+		return pamSystemErr
+	}
+	store, err := limits.Open(cfg.Limits.StateDir)
+	if err != nil {
+		s.log.err("denied: limit state", s.who("error", err)...)
+		s.tell(msgs.Internal)
+		return pamSystemErr
+	}
+	resends := cfg.Code.Resends
+	for {
+		code, sentAt, rc := s.sendCode(cfg, client, store, number, msgs)
+		if code == nil {
+			return rc
+		}
+		rc, resend := s.ask(cfg, code, sentAt, number, msgs, resends > 0)
+		clear(code)
+		if !resend {
+			return rc
+		}
+		resends--
+		s.log.info("resend requested", s.who("number", number)...)
+	}
+}
+
+// sendCode records the send against the limits, then sends a fresh code.
+// It returns the code, or nil and the PAM code to return.
+func (s *session) sendCode(cfg *conf.Config, client *smsclient.Client, store *limits.Store,
+	number smsclient.Number, msgs messages) ([]byte, time.Time, int) {
+	keys := limits.Keys{User: s.req.User, Number: number.Digits(), Host: s.req.Rhost}
+	if err := store.Take(cfg.Limits.Limits, keys, time.Now()); err != nil {
+		var exceeded *limits.ExceededError
+		if errors.As(err, &exceeded) {
+			s.log.warn("denied: limit reached", s.who("limit", exceeded.Limit, "number", number)...)
+			s.tell(msgs.Limited)
+			return nil, time.Time{}, pamAuthErr
+		}
+		s.log.err("denied: limit state", s.who("error", err)...)
+		s.tell(msgs.Internal)
+		return nil, time.Time{}, pamSystemErr
+	}
+	code := newCode(cfg.Code.Digits)
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	text := cfg.Code.Render(string(code), host, s.req.User)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Gateway.Timeout)
+	defer cancel()
+	start := time.Now()
+	res := client.Send(ctx, number, text)
+	if res.Class == smsclient.Sent {
+		s.log.dbg("code sent", s.who("number", number, "status", res.Status, "ms", time.Since(start).Milliseconds())...)
+		return code, start, 0
+	}
+	clear(code)
+	kv := s.who("number", number, "class", res.Class, "status", res.Status, "reply", res.Body)
+	if res.Err != nil {
+		kv = append(kv, "error", res.Err)
+	}
+	if cfg.Policy.FailMode == conf.FailSafe {
+		s.log.warn("gateway unusable; fail_mode is \"safe\": login passes without SMS", kv...)
+		return nil, time.Time{}, pamIgnore
+	}
+	s.log.err("denied: gateway unusable", kv...)
+	s.tell(msgs.Unavailable)
+	return nil, time.Time{}, pamAuthinfoUnavail
+}
+
+// ask prompts until the right code, too many wrong answers, expiry, or an
+// empty answer that asks for a resend (when canResend).
+func (s *session) ask(cfg *conf.Config, code []byte, sentAt time.Time, number smsclient.Number,
+	msgs messages, canResend bool) (rc int, resend bool) {
+	expires := sentAt.Add(cfg.Code.Validity)
+	if err := s.conn.info(fmt.Sprintf(msgs.CodeSent, number.Masked())); err != nil {
+		s.log.info("denied: conversation ended", s.who("error", err)...)
+		return pamAuthErr, false
+	}
+	for wrong := 0; wrong < cfg.Code.Attempts; {
+		answer, err := s.conn.prompt(msgs.Prompt, expires.Add(answerGrace))
+		if err != nil {
+			s.log.info("denied: conversation ended", s.who("error", err)...)
+			return pamAuthErr, false
+		}
+		answer = strings.Join(strings.Fields(answer), "")
+		if time.Now().After(expires) {
+			s.log.info("denied: code expired", s.who()...)
+			s.tell(msgs.Expired)
+			return pamAuthErr, false
+		}
+		if answer == "" && canResend {
+			return 0, true
+		}
+		if subtle.ConstantTimeCompare([]byte(answer), code) == 1 {
+			s.log.info("success: code accepted", s.who("number", number)...)
+			return pamSuccess, false
+		}
+		if wrong++; wrong < cfg.Code.Attempts {
+			s.tell(msgs.Wrong)
+		}
+	}
+	s.log.warn("denied: too many wrong codes", s.who("attempts", cfg.Code.Attempts)...)
+	s.tell(msgs.TooMany)
+	return pamAuthErr, false
+}
+
+// newCode returns digits decimal digits from crypto/rand, uniformly.
+func newCode(digits int) []byte {
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(digits)), nil)
+	n, err := rand.Int(rand.Reader, limit)
+	if err != nil {
+		// crypto/rand does not fail on Linux ≥ 3.17; if it ever does, no
+		// code is better than a guessable one.
+		panic(fmt.Sprintf("helper: crypto/rand: %v", err))
+	}
+	return fmt.Appendf(nil, "%0*d", digits, n)
+}

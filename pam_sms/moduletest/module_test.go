@@ -1,0 +1,319 @@
+// Tests of pam_sms.so itself, through real libpam transactions, with this
+// test binary standing in for pam-sms-helper: the module execs it with
+// --config=ROLEFILE, and the role file says how the stand-in misbehaves.
+// The real helper is tested with the module in test/.
+package moduletest_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/msteinert/pam/v2"
+	"github.com/pam-sms/pam_sms/internal/pamrun"
+)
+
+var modulePath string // built by TestMain
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "--config=") {
+		os.Exit(standIn(strings.TrimPrefix(os.Args[1], "--config=")))
+	}
+	if os.Geteuid() != 0 {
+		fmt.Println("pam_sms module tests: skipped, they need root (the module only execs a root-owned helper)")
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "pam_sms-module-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	modulePath = filepath.Join(dir, "pam_sms.so")
+	// The Makefile's warning flags; -O0 -g so a failure can be debugged.
+	cc := exec.Command("cc", "-std=c99", "-D_GNU_SOURCE", "-O0", "-g", "-Wall", "-Wextra", "-Werror",
+		"-fPIC", "-shared", "-Wl,--version-script=../pam_sms.map", "-o", modulePath, "../pam_sms.c", "-lpam")
+	if out, err := cc.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building pam_sms.so: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// standIn plays the helper. The role file holds the role and a directory
+// for its observations.
+func standIn(roleFile string) int {
+	b, err := os.ReadFile(roleFile)
+	if err != nil {
+		return 100
+	}
+	role, out, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	r := bufio.NewReader(os.Stdin)
+	w := os.Stdout
+	readRequest := func() []string {
+		var lines []string
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return lines
+			}
+			lines = append(lines, strings.TrimSuffix(l, "\n"))
+			if l == "end \n" {
+				return lines
+			}
+		}
+	}
+	switch {
+	case role == "echo":
+		req := readRequest()
+		os.WriteFile(filepath.Join(out, "request"), []byte(strings.Join(req, "\n")), 0o600)
+		os.WriteFile(filepath.Join(out, "env"), []byte(strings.Join(os.Environ(), "\n")), 0o600)
+		os.WriteFile(filepath.Join(out, "fds"), []byte(openFiles()), 0o600)
+		os.WriteFile(filepath.Join(out, "args"), []byte(strings.Join(os.Args[1:], "\n")), 0o600)
+		fmt.Fprint(w, "info hello\nprompt_echo_off Code: \n")
+		resp, _ := r.ReadString('\n')
+		if resp == "resp 4242\n" {
+			fmt.Fprint(w, "result 0\n")
+		} else {
+			fmt.Fprint(w, "error wrong\nresult 7\n")
+		}
+	case role == "hang":
+		readRequest()
+		time.Sleep(time.Hour)
+	case role == "noresult":
+		readRequest()
+	case role == "crash":
+		readRequest()
+		panic("stand-in helper crashes")
+	case strings.HasPrefix(role, "say:"):
+		readRequest()
+		fmt.Fprint(w, strings.NewReplacer(`\n`, "\n", `\r`, "\r").Replace(strings.TrimPrefix(role, "say:")))
+		time.Sleep(time.Hour) // the module must not wait for the exit
+	case role == "longline":
+		readRequest()
+		fmt.Fprint(w, "info "+strings.Repeat("a", 2000)+"\n")
+		time.Sleep(time.Hour)
+	default:
+		return 101
+	}
+	return 0
+}
+
+// openFiles lists what fds 3 and up point at (fd 0-2 are the socket and /dev/null).
+func openFiles() string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var s []string
+	for _, e := range ents {
+		if t, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil {
+			s = append(s, e.Name()+" "+t)
+		}
+	}
+	return strings.Join(s, "\n")
+}
+
+type fixture struct {
+	dir     string // confdir with the service file
+	out     string // stand-in observations
+	role    string // role file path
+	service string
+}
+
+func newFixture(t *testing.T, role string, moduleArgs ...string) fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := fixture{dir: dir, out: filepath.Join(dir, "out"), role: filepath.Join(dir, "role"), service: "sms-module-test"}
+	if err := os.Mkdir(f.out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.role, []byte(role+"\n"+f.out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"config=" + f.role, "helper=" + self}, moduleArgs...)
+	stack := "auth required " + modulePath + " " + strings.Join(args, " ") + "\n"
+	for name, body := range map[string]string{
+		f.service: stack,
+		// Typos in a service name must fail closed, never fall back.
+		"other": "auth required pam_deny.so\naccount required pam_deny.so\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+func (f fixture) run(t *testing.T, user, rhost string, answer pamrun.Answerer) pamrun.Result {
+	t.Helper()
+	return pamrun.Run(t, pamrun.Tx{ConfDir: f.dir, Service: f.service, User: user, Rhost: rhost, Answer: answer})
+}
+
+func answerWith(s string) pamrun.Answerer {
+	return func(int, pamrun.Msg) (string, error) { return s, nil }
+}
+
+func TestRelay(t *testing.T) {
+	// A descriptor without close-on-exec must not reach the helper.
+	leak, err := os.Create(filepath.Join(t.TempDir(), "leak-marker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leak.Close()
+	fd, err := syscall.Dup(int(leak.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	t.Setenv("GODEBUG", "pam_sms_must_not_see_this=1")
+
+	tests := []struct {
+		name    string
+		answer  string
+		wantErr error
+		want    string // transcript
+	}{
+		{"right answer", "4242", nil, "info: hello\nprompt-off: Code: \n"},
+		{"wrong answer", "1111", pam.ErrAuth, "info: hello\nprompt-off: Code: \nerror: wrong\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "echo", "debug")
+			res := f.run(t, "alice", "192.0.2.7", answerWith(tt.answer))
+			if !errors.Is(res.Err, tt.wantErr) && !(res.Err == nil && tt.wantErr == nil) {
+				t.Fatalf("pam_authenticate = %v, want %v", res.Err, tt.wantErr)
+			}
+			if got := res.Transcript(); got != tt.want {
+				t.Errorf("transcript:\n%s\nwant:\n%s", got, tt.want)
+			}
+			assertFile(t, filepath.Join(f.out, "request"),
+				"user alice\nrhost 192.0.2.7\nservice sms-module-test\ntty \nend ")
+			assertFile(t, filepath.Join(f.out, "env"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLANG=C.UTF-8")
+			assertFile(t, filepath.Join(f.out, "args"), "--config="+f.role+"\n--debug")
+			fds, _ := os.ReadFile(filepath.Join(f.out, "fds"))
+			for _, l := range strings.Split(string(fds), "\n") {
+				n, target, _ := strings.Cut(l, " ")
+				if n == "0" || n == "1" {
+					if !strings.HasPrefix(target, "socket:") {
+						t.Errorf("fd %s is %s, want the socket", n, target)
+					}
+				}
+				if n == "2" && target != "/dev/null" {
+					t.Errorf("fd 2 is %s, want /dev/null", target)
+				}
+				if strings.Contains(target, "leak-marker") {
+					t.Errorf("the helper inherited fd %s -> %s", n, target)
+				}
+			}
+		})
+	}
+}
+
+// Every way a helper can fail must deny, never hang and never let through.
+func TestBrokenHelper(t *testing.T) {
+	tests := []struct {
+		name    string
+		role    string
+		args    []string
+		wantErr error
+	}{
+		{"hangs past the deadline", "hang", []string{"timeout=2"}, pam.ErrAuth},
+		{"ends without a result", "noresult", nil, pam.ErrSystem},
+		{"crashes", "crash", nil, pam.ErrSystem},
+		{"result outside the allowed set", `say:result 1\n`, nil, pam.ErrSystem},
+		{"result out of range", `say:result 999\n`, nil, pam.ErrSystem},
+		{"result not a number", `say:result 0x0\n`, nil, pam.ErrSystem},
+		{"result with sign", `say:result +0\n`, nil, pam.ErrSystem},
+		{"empty result", `say:result \n`, nil, pam.ErrSystem},
+		{"line without a space", `say:nonsense\n`, nil, pam.ErrSystem},
+		{"unknown verb", `say:shout hello\n`, nil, pam.ErrSystem},
+		{"carriage return in a line", `say:result 0\r\n`, nil, pam.ErrSystem},
+		{"line longer than the limit", "longline", nil, pam.ErrSystem},
+		{"no line end, then silence", `say:result 0`, []string{"timeout=2"}, pam.ErrAuth},
+		// libpam turns a stack whose only module ignores into "permission denied".
+		{"allowed result ignore", `say:result 25\n`, nil, pam.ErrPermDenied},
+		{"allowed result authinfo unavailable", `say:result 9\n`, nil, pam.ErrAuthinfoUnavail},
+		{"allowed result user unknown", `say:result 10\n`, nil, pam.ErrUserUnknown},
+		{"unknown module argument", "echo", []string{"tiemout=5"}, pam.ErrSystem},
+		{"timeout out of range", "echo", []string{"timeout=0"}, pam.ErrSystem},
+		{"relative helper path", "echo", []string{"helper=pam-sms-helper"}, pam.ErrSystem},
+		{"missing helper", "echo", []string{"helper=/nonexistent/pam-sms-helper"}, pam.ErrSystem},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.role, tt.args...)
+			res := f.run(t, "alice", "", answerWith("4242"))
+			if !errors.Is(res.Err, tt.wantErr) {
+				t.Fatalf("pam_authenticate = %v, want %v; user saw:\n%s", res.Err, tt.wantErr, res.Transcript())
+			}
+		})
+	}
+}
+
+func TestAbortedConversation(t *testing.T) {
+	f := newFixture(t, "echo")
+	res := f.run(t, "alice", "", func(int, pamrun.Msg) (string, error) {
+		return "", errors.New("user pressed Ctrl-C")
+	})
+	if !errors.Is(res.Err, pam.ErrAuth) {
+		t.Fatalf("pam_authenticate = %v, want %v", res.Err, pam.ErrAuth)
+	}
+}
+
+func TestValuesWithLineBreaksAreRefused(t *testing.T) {
+	tests := []struct{ name, user, rhost, answer string }{
+		{"user", "alice\nresult 0", "", "4242"},
+		{"rhost", "alice", "192.0.2.1\nresult 0", "4242"},
+		{"answer", "alice", "", "4242\nresult 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "echo")
+			res := f.run(t, tt.user, tt.rhost, answerWith(tt.answer))
+			if !errors.Is(res.Err, pam.ErrAuth) {
+				t.Fatalf("pam_authenticate = %v, want %v", res.Err, pam.ErrAuth)
+			}
+		})
+	}
+}
+
+func TestUnsafeHelperIsNotRun(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	helper := filepath.Join(dir, "helper.sh")
+	if err := os.WriteFile(helper, []byte("#!/bin/sh\ntouch "+marker+"\necho 'result 0'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(helper, 0o777); err != nil { // world-writable
+		t.Fatal(err)
+	}
+	f := newFixture(t, "echo", "helper="+helper)
+	res := f.run(t, "alice", "", answerWith("4242"))
+	if !errors.Is(res.Err, pam.ErrSystem) {
+		t.Fatalf("pam_authenticate = %v, want %v", res.Err, pam.ErrSystem)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a world-writable helper was executed")
+	}
+}
+
+func assertFile(t *testing.T, path, want string) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("stand-in helper left no %s: %v", filepath.Base(path), err)
+	}
+	if string(got) != want {
+		t.Errorf("%s:\n%q\nwant:\n%q", filepath.Base(path), got, want)
+	}
+}

@@ -1,0 +1,561 @@
+/*
+ * pam_sms.so: SMS one-time code as a second authentication factor.
+ *
+ * This module holds no policy. For each pam_sm_authenticate call it forks
+ * and execs the Go helper (pam-sms-helper) with a clean environment, hands it
+ * the PAM items over a socketpair, relays the helper's prompts and messages
+ * through the PAM conversation, and returns the PAM code the helper names.
+ *
+ * Why C and a separate process: a Go runtime does not survive sshd's fork of
+ * its keyboard-interactive child (see docs/design.md). So this file starts no
+ * threads, installs no signal handlers, changes no uid or gid and never
+ * touches the host's signal dispositions. It waits only on its own child and
+ * bounds the whole exchange by one deadline, after which the helper is killed
+ * and reaped and the login denied.
+ *
+ * Protocol: one line per message, "VERB SP VALUE LF", at most SMS_MAX_LINE
+ * bytes, no NUL, CR or LF inside VALUE. See docs/design.md.
+ */
+
+#define PAM_SM_AUTH
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#define SMS_DEFAULT_CONFIG	"/etc/security/pam_sms.conf"
+#define SMS_DEFAULT_HELPER	"/usr/libexec/pam-sms/pam-sms-helper"
+/* Covers the longest code validity (5 min default) plus the gateway timeout. */
+#define SMS_DEFAULT_TIMEOUT	360
+#define SMS_MAX_TIMEOUT		3600
+#define SMS_MAX_LINE		1024
+/*
+ * A helper that talks more than this is broken; stop listening to it. The
+ * largest legal config (6 codes, 10 attempts each) needs about 130.
+ */
+#define SMS_MAX_MESSAGES	256
+/* After the result, how long the helper may take to exit before SIGKILL. */
+#define SMS_REAP_GRACE_MS	1000
+
+struct sms_options {
+	const char *config;
+	const char *helper;
+	int timeout;
+	int debug;
+};
+
+struct sms_helper {
+	pid_t pid;
+	int fd;
+	struct timespec deadline;
+	char buf[SMS_MAX_LINE];
+	size_t len;
+};
+
+/* The only PAM codes SPEC section 4 lets the helper return. */
+static int
+sms_result_allowed(long n)
+{
+	switch (n) {
+	case PAM_SUCCESS:
+	case PAM_SYSTEM_ERR:
+	case PAM_AUTH_ERR:
+	case PAM_AUTHINFO_UNAVAIL:
+	case PAM_USER_UNKNOWN:
+	case PAM_IGNORE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+sms_parse_args(pam_handle_t *pamh, int argc, const char **argv,
+    struct sms_options *opt)
+{
+	int i;
+
+	opt->config = SMS_DEFAULT_CONFIG;
+	opt->helper = SMS_DEFAULT_HELPER;
+	opt->timeout = SMS_DEFAULT_TIMEOUT;
+	opt->debug = 0;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strncmp(a, "config=", 7) == 0 && a[7] == '/') {
+			opt->config = a + 7;
+		} else if (strncmp(a, "helper=", 7) == 0 && a[7] == '/') {
+			opt->helper = a + 7;
+		} else if (strncmp(a, "timeout=", 8) == 0) {
+			char *end = NULL;
+			long t;
+
+			errno = 0;
+			t = strtol(a + 8, &end, 10);
+			if (errno != 0 || end == a + 8 || *end != '\0' ||
+			    t < 1 || t > SMS_MAX_TIMEOUT) {
+				pam_syslog(pamh, LOG_ERR,
+				    "bad module argument \"%s\": timeout must be "
+				    "1..%d seconds", a, SMS_MAX_TIMEOUT);
+				return -1;
+			}
+			opt->timeout = (int)t;
+		} else if (strcmp(a, "debug") == 0) {
+			opt->debug = 1;
+		} else {
+			/* Fail closed: a typo must not silently change behaviour. */
+			pam_syslog(pamh, LOG_ERR, "unknown module argument \"%s\" "
+			    "(known: config=/ABS/PATH helper=/ABS/PATH "
+			    "timeout=SECONDS debug)", a);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The helper runs as root inside sshd; refuse one that anybody but root
+ * could have replaced (OpenSSH safe_path() does the same for its helpers).
+ */
+static int
+sms_check_helper(pam_handle_t *pamh, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		pam_syslog(pamh, LOG_ERR, "helper %s: %m", path);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	    (st.st_mode & S_IXUSR) == 0) {
+		pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: must be an "
+		    "executable regular file owned by root and writable by "
+		    "root only (mode %04o, uid %u)", path,
+		    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+		return -1;
+	}
+	return 0;
+}
+
+static long
+sms_ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	long ms;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return 0;
+	ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? ms : 0;
+}
+
+/* Moves fd out of 0..2 so that dup2 onto the standard fds cannot alias it. */
+static int
+sms_fd_above_stdio(int fd)
+{
+	if (fd > STDERR_FILENO)
+		return fd;
+	return fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+}
+
+/*
+ * Runs in the child between fork and execve: async-signal-safe calls only,
+ * since the host may be multithreaded (gdm, polkit).
+ */
+static void
+sms_exec_child(int sock, const char *path, char *const argv[],
+    const sigset_t *empty)
+{
+	static char *const envp[] = {
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"LANG=C.UTF-8",
+		NULL
+	};
+	struct sigaction dfl;
+	int devnull, sig;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &dfl, NULL); /* SIGKILL/SIGSTOP fail: fine */
+	if (sigprocmask(SIG_SETMASK, empty, NULL) != 0)
+		_exit(127);
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		_exit(127);
+	sock = sms_fd_above_stdio(sock);
+	devnull = sms_fd_above_stdio(devnull);
+	if (sock < 0 || devnull < 0)
+		_exit(127);
+	if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0 ||
+	    dup2(devnull, STDERR_FILENO) < 0)
+		_exit(127);
+	closefrom(STDERR_FILENO + 1);
+	execve(path, argv, envp);
+	_exit(127);
+}
+
+static int
+sms_spawn(pam_handle_t *pamh, const struct sms_options *opt,
+    struct sms_helper *h)
+{
+	char config_arg[PATH_MAX + 16];
+	char *argv[4];
+	sigset_t empty;
+	int sv[2], n;
+	pid_t pid;
+
+	n = snprintf(config_arg, sizeof(config_arg), "--config=%s", opt->config);
+	if (n < 0 || (size_t)n >= sizeof(config_arg)) {
+		pam_syslog(pamh, LOG_ERR, "config path too long");
+		return -1;
+	}
+	argv[0] = (char *)opt->helper;
+	argv[1] = config_arg;
+	argv[2] = opt->debug ? (char *)"--debug" : NULL;
+	argv[3] = NULL;
+	if (sigemptyset(&empty) != 0)
+		return -1;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		pam_syslog(pamh, LOG_ERR, "socketpair: %m");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pam_syslog(pamh, LOG_ERR, "fork: %m");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0)
+		sms_exec_child(sv[1], opt->helper, argv, &empty);
+
+	close(sv[1]);
+	h->pid = pid;
+	h->fd = sv[0];
+	h->len = 0;
+	if (clock_gettime(CLOCK_MONOTONIC, &h->deadline) != 0) {
+		pam_syslog(pamh, LOG_ERR, "clock_gettime: %m");
+		return -1; /* caller kills and reaps */
+	}
+	h->deadline.tv_sec += opt->timeout;
+	return 0;
+}
+
+/* Returns 0 on success, -1 on error or deadline. */
+static int
+sms_send_line(pam_handle_t *pamh, struct sms_helper *h, const char *verb,
+    const char *value)
+{
+	char line[SMS_MAX_LINE];
+	size_t off = 0;
+	int n;
+
+	if (strpbrk(value, "\r\n") != NULL) {
+		pam_syslog(pamh, LOG_ERR, "refusing to pass a %s value that "
+		    "contains a line break", verb);
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%s %s\n", verb, value);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		pam_syslog(pamh, LOG_ERR, "%s value too long", verb);
+		return -1;
+	}
+	while (off < (size_t)n) {
+		struct pollfd p = { .fd = h->fd, .events = POLLOUT };
+		ssize_t w;
+		int r = poll(&p, 1, (int)sms_ms_left(&h->deadline));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		w = send(h->fd, line + off, (size_t)n - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	explicit_bzero(line, sizeof(line));
+	if (off < (size_t)n) {
+		pam_syslog(pamh, LOG_ERR, "writing to helper failed");
+		return -1;
+	}
+	return 0;
+}
+
+enum sms_read { SMS_READ_OK, SMS_READ_EOF, SMS_READ_TIMEOUT, SMS_READ_BAD };
+
+/* Reads one line into out (NUL-terminated, LF removed). */
+static enum sms_read
+sms_read_line(struct sms_helper *h, char *out, size_t outsz)
+{
+	for (;;) {
+		char *nl = memchr(h->buf, '\n', h->len);
+		struct pollfd p = { .fd = h->fd, .events = POLLIN };
+		ssize_t r;
+		int pr;
+
+		if (nl != NULL) {
+			size_t l = (size_t)(nl - h->buf);
+
+			if (l >= outsz || memchr(h->buf, '\0', l) != NULL ||
+			    memchr(h->buf, '\r', l) != NULL)
+				return SMS_READ_BAD;
+			memcpy(out, h->buf, l);
+			out[l] = '\0';
+			h->len -= l + 1;
+			memmove(h->buf, nl + 1, h->len);
+			return SMS_READ_OK;
+		}
+		if (h->len == sizeof(h->buf))
+			return SMS_READ_BAD;
+		pr = poll(&p, 1, (int)sms_ms_left(&h->deadline));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return SMS_READ_BAD;
+		if (pr == 0)
+			return SMS_READ_TIMEOUT;
+		r = read(h->fd, h->buf + h->len, sizeof(h->buf) - h->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return SMS_READ_BAD;
+		if (r == 0)
+			return SMS_READ_EOF;
+		h->len += (size_t)r;
+	}
+}
+
+static int
+sms_send_items(pam_handle_t *pamh, struct sms_helper *h, const char *user)
+{
+	static const struct { const char *verb; int item; } items[] = {
+		{ "rhost", PAM_RHOST },
+		{ "service", PAM_SERVICE },
+		{ "tty", PAM_TTY },
+	};
+	size_t i;
+
+	if (sms_send_line(pamh, h, "user", user) != 0)
+		return -1;
+	for (i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		const void *v = NULL;
+
+		if (pam_get_item(pamh, items[i].item, &v) != PAM_SUCCESS)
+			v = NULL;
+		if (sms_send_line(pamh, h, items[i].verb,
+		    v != NULL ? (const char *)v : "") != 0)
+			return -1;
+	}
+	return sms_send_line(pamh, h, "end", "");
+}
+
+/* Asks the user and forwards the answer; -1 means deny (PAM_AUTH_ERR). */
+static int
+sms_relay_prompt(pam_handle_t *pamh, struct sms_helper *h, int style,
+    const char *text)
+{
+	char *resp = NULL;
+	int rc, ret = -1;
+
+	rc = pam_prompt(pamh, style, &resp, "%s", text);
+	if (rc != PAM_SUCCESS || resp == NULL) {
+		pam_syslog(pamh, LOG_NOTICE, "conversation failed: %s",
+		    pam_strerror(pamh, rc));
+		goto out;
+	}
+	ret = sms_send_line(pamh, h, "resp", resp);
+out:
+	if (resp != NULL) {
+		explicit_bzero(resp, strlen(resp));
+		free(resp);
+	}
+	return ret;
+}
+
+static int
+sms_parse_result(const char *s, int *code)
+{
+	char *end = NULL;
+	long n;
+
+	if (*s < '0' || *s > '9' || strlen(s) > 3)
+		return -1;
+	n = strtol(s, &end, 10);
+	if (*end != '\0' || !sms_result_allowed(n))
+		return -1;
+	*code = (int)n;
+	return 0;
+}
+
+/* Relays messages until the helper's result line; returns the PAM code. */
+static int
+sms_relay(pam_handle_t *pamh, struct sms_helper *h, int flags)
+{
+	char line[SMS_MAX_LINE];
+	int i, code;
+
+	for (i = 0; i < SMS_MAX_MESSAGES; i++) {
+		enum sms_read r = sms_read_line(h, line, sizeof(line));
+		char *value;
+
+		if (r == SMS_READ_TIMEOUT) {
+			pam_syslog(pamh, LOG_ERR, "helper did not finish in "
+			    "time; killing it and denying");
+			return PAM_AUTH_ERR;
+		}
+		if (r == SMS_READ_EOF) {
+			pam_syslog(pamh, LOG_ERR, "helper ended without a "
+			    "result; denying");
+			return PAM_SYSTEM_ERR;
+		}
+		if (r != SMS_READ_OK || (value = strchr(line, ' ')) == NULL) {
+			pam_syslog(pamh, LOG_ERR, "malformed line from helper; "
+			    "denying");
+			return PAM_SYSTEM_ERR;
+		}
+		*value++ = '\0';
+
+		if (strcmp(line, "info") == 0) {
+			if (!(flags & PAM_SILENT))
+				(void)pam_info(pamh, "%s", value);
+		} else if (strcmp(line, "error") == 0) {
+			if (!(flags & PAM_SILENT))
+				(void)pam_error(pamh, "%s", value);
+		} else if (strcmp(line, "prompt_echo_off") == 0 ||
+		    strcmp(line, "prompt_echo_on") == 0) {
+			int style = strcmp(line, "prompt_echo_off") == 0 ?
+			    PAM_PROMPT_ECHO_OFF : PAM_PROMPT_ECHO_ON;
+
+			if (sms_relay_prompt(pamh, h, style, value) != 0)
+				return PAM_AUTH_ERR;
+		} else if (strcmp(line, "result") == 0) {
+			if (sms_parse_result(value, &code) != 0) {
+				pam_syslog(pamh, LOG_ERR, "helper sent an "
+				    "unacceptable result; denying");
+				return PAM_SYSTEM_ERR;
+			}
+			return code;
+		} else {
+			pam_syslog(pamh, LOG_ERR, "unknown message from "
+			    "helper; denying");
+			return PAM_SYSTEM_ERR;
+		}
+	}
+	pam_syslog(pamh, LOG_ERR, "helper sent too many messages; denying");
+	return PAM_SYSTEM_ERR;
+}
+
+/*
+ * Waits for our own child only. ECHILD means the host reaped it already
+ * (SIGCHLD set to SIG_IGN, or a host handler calling waitpid(-1)).
+ */
+static void
+sms_reap(pam_handle_t *pamh, struct sms_helper *h, int debug)
+{
+	struct timespec step = { 0, 10 * 1000 * 1000 };
+	int status = 0, waited, i;
+	pid_t r;
+
+	if (h->fd >= 0) {
+		close(h->fd);
+		h->fd = -1;
+	}
+	if (h->pid <= 0)
+		return;
+	for (waited = 0, i = 0; waited < SMS_REAP_GRACE_MS; i++) {
+		r = waitpid(h->pid, &status, WNOHANG);
+		if (r == h->pid || (r < 0 && errno == ECHILD))
+			goto done;
+		if (r < 0 && errno != EINTR)
+			break;
+		if (sms_ms_left(&h->deadline) == 0 && i > 0)
+			break;
+		(void)nanosleep(&step, NULL);
+		waited += 10;
+	}
+	(void)kill(h->pid, SIGKILL);
+	do {
+		r = waitpid(h->pid, &status, 0);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0 && errno != ECHILD)
+		pam_syslog(pamh, LOG_ERR, "waitpid helper: %m");
+done:
+	if (debug && r == h->pid) {
+		if (WIFEXITED(status))
+			pam_syslog(pamh, LOG_DEBUG, "helper exited with %d",
+			    WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			pam_syslog(pamh, LOG_DEBUG, "helper killed by signal "
+			    "%d", WTERMSIG(status));
+	}
+	h->pid = -1;
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct sms_options opt;
+	struct sms_helper h = { .pid = -1, .fd = -1 };
+	const char *user = NULL;
+	int rc;
+
+	if (sms_parse_args(pamh, argc, argv, &opt) != 0)
+		return PAM_SYSTEM_ERR;
+	rc = pam_get_user(pamh, &user, NULL);
+	if (rc != PAM_SUCCESS || user == NULL || *user == '\0') {
+		pam_syslog(pamh, LOG_ERR, "cannot determine user name: %s",
+		    pam_strerror(pamh, rc));
+		return PAM_USER_UNKNOWN;
+	}
+	if (sms_check_helper(pamh, opt.helper) != 0)
+		return PAM_SYSTEM_ERR;
+	if (sms_spawn(pamh, &opt, &h) != 0) {
+		rc = PAM_SYSTEM_ERR;
+		goto out;
+	}
+	if (sms_send_items(pamh, &h, user) != 0) {
+		rc = PAM_AUTH_ERR;
+		goto out;
+	}
+	rc = sms_relay(pamh, &h, flags);
+out:
+	sms_reap(pamh, &h, opt.debug);
+	if (opt.debug)
+		pam_syslog(pamh, LOG_DEBUG, "result for %s: %s", user,
+		    pam_strerror(pamh, rc));
+	return rc;
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}

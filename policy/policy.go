@@ -1,0 +1,130 @@
+// Package policy decides whether a login must pass the SMS step, from the
+// configuration, the PAM items and the user's groups. It sends nothing and
+// keeps no state, so pam-sms explain can show exactly what the helper does.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"os/user"
+	"slices"
+
+	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/smsclient"
+)
+
+// Request holds the PAM items the module passes to the helper.
+type Request struct {
+	User    string
+	Rhost   string // PAM_RHOST: an IP literal, a host name, or "" for local logins
+	Service string
+	Tty     string
+}
+
+// Account is what policy needs to know about a system user.
+type Account struct {
+	Name   string
+	UID    string
+	Groups []string // names of the primary and all supplementary groups
+}
+
+// ErrUnknownUser is returned by LookupAccount for a name the system does not know.
+var ErrUnknownUser = errors.New("policy: user unknown to the system")
+
+// Outcome is what the helper must do.
+type Outcome int
+
+const (
+	// Exempt: not enforced for this login (PAM_IGNORE, no SMS).
+	Exempt Outcome = iota
+	// Challenge: send a code to Decision.Number and ask for it.
+	Challenge
+	// DenyNoNumber: enforced, no number, missing_number = "deny" (PAM_AUTH_ERR).
+	DenyNoNumber
+	// IgnoreNoNumber: enforced, no number, missing_number = "ignore" (PAM_IGNORE).
+	IgnoreNoNumber
+)
+
+// String returns the outcome's name as it appears in logs and pam-sms explain.
+func (o Outcome) String() string {
+	switch o {
+	case Exempt:
+		return "exempt"
+	case Challenge:
+		return "challenge"
+	case DenyNoNumber:
+		return "deny-no-number"
+	case IgnoreNoNumber:
+		return "ignore-no-number"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Decision is the outcome and the reason for it, in words for the log.
+type Decision struct {
+	Outcome Outcome
+	Reason  string
+	Number  smsclient.Number // set when Outcome is Challenge
+}
+
+// Decide applies SPEC section 4 in a fixed order: group membership, then the
+// client network, then the number. The caller has resolved acct already, so an
+// unknown user never reaches here.
+func Decide(cfg *conf.Config, req Request, acct Account) Decision {
+	p := cfg.Policy
+	if !p.AllUsers && !inAnyGroup(acct.Groups, p.Groups) {
+		return Decision{Outcome: Exempt, Reason: "user is in none of the enforced groups"}
+	}
+	if req.Rhost == "" {
+		if p.TrustLocal {
+			return Decision{Outcome: Exempt, Reason: "local login and trust_local is set"}
+		}
+	} else if p.TrustedNetworks.Contains(req.Rhost) {
+		return Decision{Outcome: Exempt, Reason: "client is in trusted_networks"}
+	}
+	n, ok := cfg.Numbers[acct.Name]
+	if !ok || !n.IsValid() {
+		if p.MissingNumber == conf.MissingIgnore {
+			return Decision{Outcome: IgnoreNoNumber, Reason: "no number configured and missing_number is \"ignore\""}
+		}
+		return Decision{Outcome: DenyNoNumber, Reason: "no number configured for the user"}
+	}
+	return Decision{Outcome: Challenge, Reason: "second factor required", Number: n}
+}
+
+func inAnyGroup(have, want []string) bool {
+	for _, g := range want {
+		if slices.Contains(have, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// LookupAccount resolves name through NSS (the helper is built with cgo, so
+// LDAP and SSSD users and groups count) and lists the names of the primary and
+// supplementary groups.
+func LookupAccount(name string) (Account, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			return Account{}, ErrUnknownUser
+		}
+		return Account{}, fmt.Errorf("policy: looking up user: %w", err)
+	}
+	gids, err := u.GroupIds()
+	if err != nil {
+		return Account{}, fmt.Errorf("policy: listing groups of %s: %w", name, err)
+	}
+	acct := Account{Name: u.Username, UID: u.Uid}
+	for _, gid := range gids {
+		g, err := user.LookupGroupId(gid)
+		if err != nil {
+			// A gid without a name cannot match a configured group name.
+			continue
+		}
+		acct.Groups = append(acct.Groups, g.Name)
+	}
+	return acct, nil
+}

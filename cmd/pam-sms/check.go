@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/smsclient"
+)
+
+var checkCmd = &command{
+	Name:       "check",
+	ShortUsage: "pam-sms check [--config PATH]",
+	ShortHelp:  "Validate the configuration and its file permissions",
+	LongHelp: `Reads the configuration exactly as pam-sms-helper does at login and prints
+every problem with its line and key: unknown keys, bad values, bad numbers or
+sender IDs, and file owner or mode problems of the config, password_file and
+ca_file. Warnings (an SMS text longer than one message) do not fail the check.
+Exit status 0 when the file is usable, 1 when any problem was found.
+
+Examples:
+  pam-sms check
+  pam-sms check --config /etc/security/pam_sms.conf.dpkg-dist`,
+	Run: runCheck,
+}
+
+func runCheck(_ context.Context, env *cliEnv, c *command, args []string) error {
+	fs := newFlags(c, env)
+	path := fs.String("config", conf.DefaultPath, "configuration file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(env.Stderr, "pam-sms check: unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+	cfg, err := conf.Load(*path)
+	if err != nil {
+		var ce *conf.Error
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				fmt.Fprintf(env.Stdout, "%s:%s\n", ce.Path, p)
+			}
+			return failf(exitFailed, "%d problem(s) in %s", len(ce.Problems), ce.Path)
+		}
+		fmt.Fprintln(env.Stdout, err)
+		return failf(exitFailed, "%s is not usable", *path)
+	}
+	for _, w := range warnings(cfg) {
+		fmt.Fprintf(env.Stdout, "%s: warning: %s\n", cfg.Path, w)
+	}
+	fmt.Fprintf(env.Stdout, "%s: OK (%d numbers, %d trusted network ranges)\n",
+		cfg.Path, len(cfg.Numbers), cfg.Policy.TrustedNetworks.Len())
+	return nil
+}
+
+// warnings lists what is legal but probably not meant.
+func warnings(cfg *conf.Config) []string {
+	var w []string
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	// The longest code and a long user name, to see the worst case.
+	sample := cfg.Code.Render(fmt.Sprintf("%0*d", cfg.Code.Digits, 0), host, "a-32-character-long-user-name-xx")
+	if chars, per, gsm := smsclient.Segments(sample); chars > per {
+		enc := "UCS-2"
+		if gsm {
+			enc = "GSM-7"
+		}
+		w = append(w, fmt.Sprintf("code.message: rendered text has %d characters, over one SMS (%d %s characters)", chars, per, enc))
+	}
+	if cfg.Policy.FailMode == conf.FailSafe {
+		w = append(w, `policy.fail_mode: "safe" lets logins pass without a code whenever the gateway is unusable`)
+	}
+	return w
+}

@@ -1,0 +1,661 @@
+package limits_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/pam-sms/pam_sms/limits"
+)
+
+// t0 is a fixed clock: 2025-03-14 12:00:00 UTC.
+var t0 = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
+
+func openStore(t testing.TB) (*limits.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := limits.Open(dir)
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, dir
+}
+
+// readRecords returns the records of a state file, failing on a bad header.
+func readRecords(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, ok := strings.CutPrefix(string(data), "pam-sms-limits 1\n")
+	if !ok {
+		t.Fatalf("%s: bad header in %q", path, data)
+	}
+	return strings.Fields(body)
+}
+
+func TestTakeReachesEachLimitExactly(t *testing.T) {
+	const w = 15 * time.Minute
+	tests := []struct {
+		name    string
+		l       limits.Limits
+		keys    func(i int) limits.Keys
+		wantOK  int    // sends that pass
+		wantErr string // error of the next one; "" = none within 50 tries
+	}{
+		{
+			name: "per_user",
+			l:    limits.Limits{Window: w, PerUser: 3},
+			keys: func(i int) limits.Keys {
+				return limits.Keys{"alice", fmt.Sprint(4917000 + i), fmt.Sprintf("192.0.2.%d", i)}
+			},
+			wantOK:  3,
+			wantErr: "limits: per_user limit of 3 per 15m0s reached",
+		},
+		{
+			name: "per_number",
+			l:    limits.Limits{Window: w, PerNumber: 4},
+			keys: func(i int) limits.Keys {
+				return limits.Keys{fmt.Sprint("u", i), "491721234567", fmt.Sprintf("192.0.2.%d", i)}
+			},
+			wantOK:  4,
+			wantErr: "limits: per_number limit of 4 per 15m0s reached",
+		},
+		{
+			name: "per_host",
+			l:    limits.Limits{Window: w, PerHost: 5},
+			keys: func(i int) limits.Keys {
+				return limits.Keys{fmt.Sprint("u", i), fmt.Sprint(4917000 + i), "2001:db8::1"}
+			},
+			wantOK:  5,
+			wantErr: "limits: per_host limit of 5 per 15m0s reached",
+		},
+		{
+			name: "per_host counts spellings of one address together",
+			l:    limits.Limits{Window: w, PerHost: 2},
+			keys: func(i int) limits.Keys {
+				return limits.Keys{fmt.Sprint("u", i), fmt.Sprint(4917000 + i), []string{"192.0.2.1", "::ffff:192.0.2.1", "192.0.2.1"}[i]}
+			},
+			wantOK:  2,
+			wantErr: "limits: per_host limit of 2 per 15m0s reached",
+		},
+		{
+			name:    "daily",
+			l:       limits.Limits{Window: w, Daily: 6},
+			keys:    func(i int) limits.Keys { return limits.Keys{fmt.Sprint("u", i), fmt.Sprint(4917000 + i), ""} },
+			wantOK:  6,
+			wantErr: "limits: daily limit of 6 reached",
+		},
+		{
+			name:    "daily without window",
+			l:       limits.Limits{Daily: 2},
+			keys:    func(i int) limits.Keys { return limits.Keys{"alice", "491721234567", "192.0.2.1"} },
+			wantOK:  2,
+			wantErr: "limits: daily limit of 2 reached",
+		},
+		{
+			name:    "first limit in order wins",
+			l:       limits.Limits{Window: w, PerUser: 2, PerNumber: 2, PerHost: 2, Daily: 2},
+			keys:    func(i int) limits.Keys { return limits.Keys{"alice", "491721234567", "192.0.2.1"} },
+			wantOK:  2,
+			wantErr: "limits: per_user limit of 2 per 15m0s reached",
+		},
+		{
+			name:   "empty host is skipped",
+			l:      limits.Limits{Window: w, PerHost: 1},
+			keys:   func(i int) limits.Keys { return limits.Keys{"alice", "491721234567", ""} },
+			wantOK: 50,
+		},
+		{
+			name:   "zero means unlimited",
+			l:      limits.Limits{Window: w},
+			keys:   func(i int) limits.Keys { return limits.Keys{"alice", "491721234567", "192.0.2.1"} },
+			wantOK: 50,
+		},
+		{
+			name:   "zero means unlimited, even without a window",
+			l:      limits.Limits{},
+			keys:   func(i int) limits.Keys { return limits.Keys{"", "", ""} },
+			wantOK: 50,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := openStore(t)
+			for i := range tt.wantOK {
+				if err := s.Take(tt.l, tt.keys(i), t0.Add(time.Duration(i)*time.Second)); err != nil {
+					t.Fatalf("send %d: %v", i+1, err)
+				}
+			}
+			err := s.Take(tt.l, tt.keys(tt.wantOK), t0.Add(time.Duration(tt.wantOK)*time.Second))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("send %d: %v", tt.wantOK+1, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.wantErr {
+				t.Fatalf("send %d: got error %v, want %q", tt.wantOK+1, err, tt.wantErr)
+			}
+			var ee *limits.ExceededError
+			if !errors.As(err, &ee) || ee.Max == 0 {
+				t.Fatalf("error %#v is not an *ExceededError", err)
+			}
+		})
+	}
+}
+
+func TestRefusedTakeRecordsNothing(t *testing.T) {
+	s, _ := openStore(t)
+	l := limits.Limits{Window: time.Hour, PerUser: 10, PerNumber: 1, PerHost: 10, Daily: 10}
+	k := limits.Keys{"alice", "491721234567", "192.0.2.1"}
+	if err := s.Take(l, k, t0); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var ee *limits.ExceededError
+		if err := s.Take(l, k, t0); !errors.As(err, &ee) || ee.Limit != "per_number" {
+			t.Fatalf("Take = %v, want per_number exceeded", err)
+		}
+	}
+	got, err := s.Count(l, k, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (limits.Counts{User: 1, Number: 1, Host: 1, Daily: 1}); got != want {
+		t.Errorf("Count = %+v, want %+v", got, want)
+	}
+}
+
+func TestWindowExpiry(t *testing.T) {
+	s, _ := openStore(t)
+	l := limits.Limits{Window: 15 * time.Minute, PerUser: 2}
+	k := limits.Keys{User: "alice"}
+	steps := []struct {
+		at      time.Duration // after t0
+		wantErr bool
+	}{
+		{0, false},
+		{time.Minute, false},
+		{14*time.Minute + 59*time.Second, true}, // both still in the window
+		{15 * time.Minute, false},               // the first has just left it
+		{15*time.Minute + 59*time.Second, true},
+		{16 * time.Minute, false}, // the second has left
+		{16 * time.Minute, true},
+		{29*time.Minute + 59*time.Second, true},
+		{30 * time.Minute, false},
+		{3 * time.Hour, false},
+	}
+	for _, st := range steps {
+		err := s.Take(l, k, t0.Add(st.at))
+		if (err != nil) != st.wantErr {
+			t.Fatalf("Take at +%s: err = %v, want error %v", st.at, err, st.wantErr)
+		}
+	}
+}
+
+func TestDailyRollover(t *testing.T) {
+	s, _ := openStore(t)
+	l := limits.Limits{Daily: 2}
+	evening := time.Date(2025, 3, 14, 23, 59, 58, 0, time.UTC)
+	// 01:00 on March 15 in UTC+5 is still March 14 in UTC.
+	plus5 := time.Date(2025, 3, 15, 4, 59, 59, 0, time.FixedZone("UTC+5", 5*60*60))
+	steps := []struct {
+		at      time.Time
+		wantErr string
+	}{
+		{evening, ""},
+		{plus5, ""},
+		{evening.Add(time.Second), "limits: daily limit of 2 reached"},
+		{evening.Add(2 * time.Second), ""}, // 00:00:00 on March 15
+		{evening.Add(3 * time.Second), ""},
+		{evening.Add(4 * time.Second), "limits: daily limit of 2 reached"},
+		{evening.Add(24 * time.Hour), "limits: daily limit of 2 reached"}, // 23:59:58 on March 15
+		{evening.Add(24*time.Hour + 2*time.Second), ""},
+	}
+	for i, st := range steps {
+		err := s.Take(l, limits.Keys{User: fmt.Sprint("u", i)}, st.at)
+		if got := fmt.Sprint(err); (err == nil && st.wantErr != "") || (err != nil && got != st.wantErr) {
+			t.Fatalf("step %d, Take at %s: err = %v, want %q", i, st.at, err, st.wantErr)
+		}
+	}
+}
+
+func TestReset(t *testing.T) {
+	s, dir := openStore(t)
+	l := limits.Limits{Window: time.Hour, PerUser: 1, PerNumber: 1, Daily: 10}
+	alice := limits.Keys{"alice", "491721234567", "192.0.2.1"}
+	bob := limits.Keys{"bob", "491729999999", "192.0.2.1"}
+	for _, k := range []limits.Keys{alice, bob} {
+		if err := s.Take(l, k, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Take(l, alice, t0); err == nil {
+		t.Fatal("second Take for alice passed before Reset")
+	}
+	if err := s.Reset(limits.Keys{User: "alice", Number: "491721234567"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Take(l, alice, t0); err != nil {
+		t.Fatalf("Take after Reset: %v", err)
+	}
+	if err := s.Take(l, bob, t0); err == nil {
+		t.Fatal("Reset of alice also cleared bob")
+	}
+	got, err := s.Count(l, alice, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (limits.Counts{User: 1, Number: 1, Daily: 3}); got != want {
+		t.Errorf("Count after Reset = %+v, want %+v (daily kept)", got, want)
+	}
+	if err := s.Reset(limits.Keys{User: "nobody-ever-seen"}); err != nil {
+		t.Errorf("Reset of an unknown user: %v", err)
+	}
+	if err := s.Reset(limits.Keys{}); err == nil || err.Error() != "limits: reset: no user, number or host given" {
+		t.Errorf("Reset(empty) = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, limits.KeyFile("user", "bob"))); err != nil {
+		t.Errorf("bob's file: %v", err)
+	}
+}
+
+func TestCount(t *testing.T) {
+	s, _ := openStore(t)
+	l := limits.Limits{Window: 10 * time.Minute, PerUser: 5, PerNumber: 5, PerHost: 5, Daily: 100}
+	sends := []struct {
+		k  limits.Keys
+		at time.Duration
+	}{
+		{limits.Keys{"alice", "491721234567", "192.0.2.1"}, 0},
+		{limits.Keys{"alice", "491721234567", "192.0.2.2"}, 5 * time.Minute},
+		{limits.Keys{"bob", "491721234567", "192.0.2.1"}, 6 * time.Minute},
+		{limits.Keys{"alice", "491720000000", ""}, 7 * time.Minute},
+	}
+	for _, sd := range sends {
+		if err := s.Take(l, sd.k, t0.Add(sd.at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		k    limits.Keys
+		at   time.Duration
+		want limits.Counts
+	}{
+		{limits.Keys{"alice", "491721234567", "192.0.2.1"}, 8 * time.Minute, limits.Counts{3, 3, 2, 4}},
+		{limits.Keys{"alice", "491721234567", "192.0.2.1"}, 10 * time.Minute, limits.Counts{2, 2, 1, 4}},
+		{limits.Keys{"bob", "", ""}, 8 * time.Minute, limits.Counts{1, 0, 0, 4}},
+		{limits.Keys{"carol", "491739999999", "192.0.2.9"}, 0, limits.Counts{0, 0, 0, 4}}, // the day, not the window
+		{limits.Keys{"alice", "", ""}, 17 * time.Minute, limits.Counts{0, 0, 0, 4}},
+	}
+	for _, tt := range tests {
+		got, err := s.Count(l, tt.k, t0.Add(tt.at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("Count(%+v) at +%s = %+v, want %+v", tt.k, tt.at, got, tt.want)
+		}
+	}
+	// Count works when the config has no limits at all.
+	got, err := s.Count(limits.Limits{Window: time.Hour}, limits.Keys{User: "alice"}, t0.Add(8*time.Minute))
+	if err != nil || got.User != 3 {
+		t.Errorf("Count without limits = %+v, %v; want User 3", got, err)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	k := limits.Keys{"alice", "491721234567", "192.0.2.1"}
+	tests := []struct {
+		name    string
+		l       limits.Limits
+		k       limits.Keys
+		wantErr string
+	}{
+		{"negative", limits.Limits{Window: time.Minute, PerUser: -1}, k, "limits: per_user = -1: want 0 to 10000"},
+		{"too large", limits.Limits{Daily: 10001}, k, "limits: daily = 10001: want 0 to 10000"},
+		{"no window", limits.Limits{PerHost: 3}, k, "limits: window 0s must be positive"},
+		{"negative window", limits.Limits{Window: -time.Minute, PerNumber: 3}, k, "limits: window -1m0s must be positive"},
+		{"window too long", limits.Limits{Window: 25 * time.Hour, PerUser: 3}, k, "limits: window 25h0m0s is longer than 24h0m0s"},
+		{"empty user", limits.Limits{Window: time.Minute, PerUser: 3}, limits.Keys{Number: "49"}, "limits: per_user is set but the user name is empty"},
+		{"empty number", limits.Limits{Window: time.Minute, PerNumber: 3}, limits.Keys{User: "a"}, "limits: per_number is set but the number is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, dir := openStore(t)
+			if err := s.Take(tt.l, tt.k, t0); err == nil || err.Error() != tt.wantErr {
+				t.Fatalf("Take = %v, want %q", err, tt.wantErr)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("refused Take left %d files", len(ents))
+			}
+		})
+	}
+	s, _ := openStore(t)
+	if _, err := s.Count(limits.Limits{}, k, t0); err == nil || err.Error() != "limits: window 0s must be positive" {
+		t.Errorf("Count without window = %v", err)
+	}
+}
+
+func TestExceededErrorText(t *testing.T) {
+	tests := []struct {
+		e    limits.ExceededError
+		want string
+	}{
+		{limits.ExceededError{"per_user", 5, 15 * time.Minute}, "limits: per_user limit of 5 per 15m0s reached"},
+		{limits.ExceededError{"per_number", 1, time.Hour}, "limits: per_number limit of 1 per 1h0m0s reached"},
+		{limits.ExceededError{"per_host", 20, 90 * time.Second}, "limits: per_host limit of 20 per 1m30s reached"},
+		{limits.ExceededError{"daily", 100, 0}, "limits: daily limit of 100 reached"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestFileNamesHideKeys(t *testing.T) {
+	s, dir := openStore(t)
+	l := limits.Limits{Window: time.Hour, PerUser: 5, PerNumber: 5, PerHost: 5, Daily: 5}
+	if err := s.Take(l, limits.Keys{"alice", "491721234567", "192.0.2.1"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	want := []string{
+		".lock",
+		"daily-20250314",
+		// printf %s 192.0.2.1 | sha256sum | cut -c1-32, and so on.
+		"host-37fcff24bf62035b2b08020afc08b4fe",
+		"number-a0f625e3492145298960617eabde6ef7",
+		"user-2bd806c97f0e00af1a1fc3328fa763a9",
+	}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("state files (-want +got):\n%s", diff)
+	}
+}
+
+// TestFileModes checks that files are 0660 whatever the umask, so that the next
+// login under another uid can use them.
+func TestFileModes(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	s, dir := openStore(t)
+	if err := s.Take(limits.Limits{Window: time.Hour, PerUser: 5}, limits.Keys{User: "alice"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".lock", limits.KeyFile("user", "alice")} {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != 0o660 {
+			t.Errorf("%s: mode %s, want -rw-rw----", name, fi.Mode())
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	base := t.TempDir()
+	mk := func(name string, f func(p string) error) string {
+		p := filepath.Join(base, name)
+		if err := f(p); err != nil {
+			t.Fatalf("Setup: %v", err)
+		}
+		return p
+	}
+	file := mk("file", func(p string) error { return os.WriteFile(p, nil, 0o600) })
+	realDir := mk("real", func(p string) error { return os.Mkdir(p, 0o770) })
+	link := mk("link", func(p string) error { return os.Symlink(realDir, p) })
+	open := mk("open", func(p string) error {
+		if err := os.Mkdir(p, 0o777); err != nil {
+			return err
+		}
+		return os.Chmod(p, 0o777)
+	})
+	tests := []struct {
+		dir, wantErr string
+	}{
+		{filepath.Join(base, "missing"), "limits: state directory " + base + "/missing does not exist"},
+		{file, "limits: state directory " + file + " is not a directory"},
+		{link, "limits: state directory " + link + " is a symbolic link"},
+		{open, "limits: state directory " + open + " is writable by others (mode 0777)"},
+	}
+	for _, tt := range tests {
+		s, err := limits.Open(tt.dir)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%s) succeeded, want %q", tt.dir, tt.wantErr)
+			continue
+		}
+		if err.Error() != tt.wantErr {
+			t.Errorf("Open(%s):\n got %v\nwant %s", tt.dir, err, tt.wantErr)
+		}
+	}
+	if s, err := limits.Open(realDir); err != nil {
+		t.Errorf("Open(%s): %v", realDir, err)
+	} else {
+		s.Close()
+	}
+}
+
+func TestCorruptFile(t *testing.T) {
+	future := fmt.Sprint(t0.Add(25 * time.Hour).Unix())
+	tests := []struct {
+		name    string
+		content string
+		wantErr string // after "limits: PATH: "
+	}{
+		{"empty", "", `line 1: not a pam-sms limits file (want header "pam-sms-limits 1")`},
+		{"garbage", "\x00\x01hello", `line 1: not a pam-sms limits file (want header "pam-sms-limits 1")`},
+		{"other version", "pam-sms-limits 2\n1741953600\n", `line 1: not a pam-sms limits file (want header "pam-sms-limits 1")`},
+		{"bad number", "pam-sms-limits 1\n1741953600\n17419x3600\n", `line 3: bad time "17419x3600"`},
+		{"empty line", "pam-sms-limits 1\n\n", `line 2: bad time ""`},
+		{"negative", "pam-sms-limits 1\n-5\n", `line 2: bad time "-5"`},
+		{"zero", "pam-sms-limits 1\n0\n", `line 2: bad time "0"`},
+		{"space", "pam-sms-limits 1\n 1741953600\n", `line 2: bad time " 1741953600"`},
+		{"overflow", "pam-sms-limits 1\n99999999999999999999\n", `line 2: bad time "99999999999999999999"`},
+		{"truncated", "pam-sms-limits 1\n1741953600\n17419", "last line is not terminated (truncated file)"},
+		{"far future", "pam-sms-limits 1\n1741953600\n" + future + "\n",
+			"line 3: time " + future + " (2025-03-15T13:00:00Z) is more than 24h0m0s in the future"},
+		{"too many records", "pam-sms-limits 1\n" + strings.Repeat("1741953600\n", limits.MaxLimit+1),
+			"10001 records, more than 10000"},
+		{"too large", "pam-sms-limits 1\n" + strings.Repeat("1741953600000000000\n", limits.MaxLimit+1),
+			"larger than 200017 bytes"},
+	}
+	l := limits.Limits{Window: time.Hour, PerUser: 5}
+	k := limits.Keys{User: "alice"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, dir := openStore(t)
+			path := filepath.Join(dir, limits.KeyFile("user", "alice"))
+			if err := os.WriteFile(path, []byte(tt.content), 0o660); err != nil {
+				t.Fatalf("Setup: %v", err)
+			}
+			want := "limits: " + path + ": " + tt.wantErr
+			if err := s.Take(l, k, t0); err == nil || err.Error() != want {
+				t.Errorf("Take:\n got %v\nwant %s", err, want)
+			}
+			if _, err := s.Count(l, k, t0); err == nil || err.Error() != want {
+				t.Errorf("Count:\n got %v\nwant %s", err, want)
+			}
+			if data, _ := os.ReadFile(path); string(data) != tt.content {
+				t.Errorf("corrupt file was rewritten to %q", data)
+			}
+		})
+	}
+}
+
+func TestFutureWithinSkewCounts(t *testing.T) {
+	s, dir := openStore(t)
+	// A clock stepped back by an hour: the records still count.
+	soon := fmt.Sprint(t0.Add(time.Hour).Unix())
+	path := filepath.Join(dir, limits.KeyFile("user", "alice"))
+	if err := os.WriteFile(path, []byte("pam-sms-limits 1\n"+soon+"\n"+soon+"\n"), 0o660); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Take(limits.Limits{Window: 15 * time.Minute, PerUser: 2}, limits.Keys{User: "alice"}, t0)
+	if err == nil || err.Error() != "limits: per_user limit of 2 per 15m0s reached" {
+		t.Errorf("Take = %v, want per_user exceeded", err)
+	}
+}
+
+func TestNotARegularFile(t *testing.T) {
+	l := limits.Limits{Window: time.Hour, PerUser: 5, PerNumber: 5}
+	k := limits.Keys{User: "alice", Number: "491721234567"}
+	tests := []struct {
+		name    string
+		plant   func(path, outside string) error
+		wantErr string // after "limits: PATH"
+	}{
+		{"symlink to a file", func(p, outside string) error { return os.Symlink(outside, p) },
+			" is a symbolic link; refusing to follow it"},
+		{"dangling symlink", func(p, outside string) error { return os.Symlink(outside+".missing", p) },
+			" is a symbolic link; refusing to follow it"},
+		{"directory", func(p, _ string) error { return os.Mkdir(p, 0o700) }, " is not a regular file"},
+		{"fifo", func(p, _ string) error { return syscall.Mkfifo(p, 0o660) }, " is not a regular file"},
+	}
+	for _, tt := range tests {
+		for _, victim := range []string{".lock", limits.KeyFile("user", "alice"), limits.KeyFile("number", "491721234567")} {
+			t.Run(tt.name+"/"+victim, func(t *testing.T) {
+				s, dir := openStore(t)
+				outside := filepath.Join(t.TempDir(), "precious")
+				const content = "do not touch\n"
+				if err := os.WriteFile(outside, []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, victim)
+				if err := tt.plant(path, outside); err != nil {
+					t.Fatalf("Setup: %v", err)
+				}
+				want := "limits: " + path + tt.wantErr
+				if err := s.Take(l, k, t0); err == nil || err.Error() != want {
+					t.Errorf("Take:\n got %v\nwant %s", err, want)
+				}
+				if _, err := s.Count(l, k, t0); err == nil || err.Error() != want {
+					t.Errorf("Count:\n got %v\nwant %s", err, want)
+				}
+				if data, err := os.ReadFile(outside); err != nil || string(data) != content {
+					t.Errorf("target changed: %q, %v", data, err)
+				}
+				if fi, err := os.Lstat(outside); err != nil || fi.Mode() != 0o600 {
+					t.Errorf("target mode changed: %v, %v", fi.Mode(), err)
+				}
+				if _, err := os.Stat(outside + ".missing"); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("dangling symlink target was created")
+				}
+			})
+		}
+	}
+}
+
+func TestUnwritableDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores directory permissions")
+	}
+	s, dir := openStore(t)
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o700)
+	err := s.Take(limits.Limits{Window: time.Hour, PerUser: 5}, limits.Keys{User: "alice"}, t0)
+	want := "limits: create " + dir + "/.lock: permission denied"
+	if err == nil || err.Error() != want {
+		t.Errorf("Take = %v, want %q", err, want)
+	}
+}
+
+func TestStaleTempFileIsReplaced(t *testing.T) {
+	s, dir := openStore(t)
+	name := limits.KeyFile("user", "alice")
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte("half a write"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Take(limits.Limits{Window: time.Hour, PerUser: 5}, limits.Keys{User: "alice"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file still there: %v", err)
+	}
+	if got := readRecords(t, filepath.Join(dir, name)); len(got) != 1 {
+		t.Errorf("records = %q, want one", got)
+	}
+}
+
+func TestPrune(t *testing.T) {
+	s, dir := openStore(t)
+	l := limits.Limits{Window: time.Hour, PerUser: 5, PerNumber: 5, PerHost: 5, Daily: 5}
+	old := limits.Keys{"old", "491700000001", "192.0.2.1"}
+	recent := limits.Keys{"recent", "491700000002", "192.0.2.2"}
+	if err := s.Take(l, old, t0.Add(-25*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Take(l, recent, t0.Add(-23*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".user-x.tmp"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	corrupt := filepath.Join(dir, limits.KeyFile("user", "corrupt"))
+	if err := os.WriteFile(corrupt, []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Prune(t0)
+	if want := "limits: " + corrupt + `: line 1: not a pam-sms limits file (want header "pam-sms-limits 1")`; err == nil || err.Error() != want {
+		t.Errorf("Prune = %v, want %s", err, want)
+	}
+	var got []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	want := []string{
+		".lock",
+		"README",
+		limits.HostFile("192.0.2.2"),
+		limits.KeyFile("number", "491700000002"),
+		limits.KeyFile("user", "recent"),
+		filepath.Base(corrupt),
+	}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("files after Prune (-want +got):\n%s", diff)
+	}
+}
+
+func BenchmarkTake(b *testing.B) {
+	s, _ := openStore(b)
+	l := limits.Limits{Window: 15 * time.Minute, PerUser: 5, PerNumber: 5, PerHost: 20, Daily: limits.MaxLimit}
+	var i int
+	for b.Loop() {
+		// Each user sends once; the daily file grows until a new day starts.
+		k := limits.Keys{fmt.Sprint("user", i), fmt.Sprint(491700000000 + i), fmt.Sprintf("10.0.%d.%d", i/256%256, i%256)}
+		now := t0.Add(time.Duration(i) * time.Minute)
+		if err := s.Take(l, k, now); err != nil {
+			var ee *limits.ExceededError
+			if !errors.As(err, &ee) {
+				b.Fatal(err)
+			}
+		}
+		i++
+	}
+}

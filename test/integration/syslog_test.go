@@ -14,18 +14,25 @@ import (
 	"github.com/pam-sms/pam_sms/test/internal/testenv"
 )
 
-// syslogSink owns /dev/log for the test and keeps every datagram.
+// syslogSink listens where log/syslog looks second (/var/run/syslog, after
+// /dev/log) and keeps every datagram. Taking a fallback under /run rather than
+// /dev/log keeps helpers of other test packages, which run in private mount
+// namespaces with their own /run (test/e2e), unaffected.
+const syslogPath = "/var/run/syslog"
+
 type syslogSink struct {
 	mu    sync.Mutex
 	lines []string
 }
 
-func listenDevLog(t *testing.T) *syslogSink {
+func listenSyslog(t *testing.T) *syslogSink {
 	t.Helper()
-	if _, err := os.Lstat("/dev/log"); err == nil {
-		t.Skip("/dev/log exists (a syslog daemon runs here); this test must own it to read what the helper logs")
+	for _, p := range []string{"/dev/log", syslogPath} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Skipf("%s exists (a syslog daemon runs here); this test must own the socket the helper logs to", p)
+		}
 	}
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "/dev/log", Net: "unixgram"})
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: syslogPath, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +53,7 @@ func listenDevLog(t *testing.T) *syslogSink {
 	}()
 	t.Cleanup(func() {
 		c.Close()
-		os.Remove("/dev/log")
+		os.Remove(syslogPath)
 		<-done
 	})
 	return s
@@ -78,7 +85,7 @@ func (s *syslogSink) matching(t *testing.T, marker string, n int) []string {
 func TestSyslog(t *testing.T) {
 	testenv.RequireRoot(t)
 	build := testenv.BuildDir(t)
-	sink := listenDevLog(t)
+	sink := listenSyslog(t)
 	gw := fakegw.Start(t)
 	conf := testenv.WriteConfig(t, t.TempDir(), testenv.Config(t, gw, testenv.Options{
 		Numbers: map[string]string{"root": number}}))

@@ -12,23 +12,36 @@ import (
 
 var checkCmd = &command{
 	Name:       "check",
-	ShortUsage: "pam-sms check [--config PATH]",
+	ShortUsage: "pam-sms check [--config PATH] [--json]",
 	ShortHelp:  "Validate the configuration and its file permissions",
 	LongHelp: `Reads the configuration exactly as pam-sms-helper does at login and prints
 every problem with its line and key: unknown keys, bad values, bad numbers or
 sender IDs, and file owner or mode problems of the config, password_file and
 ca_file. Warnings (an SMS text longer than one message) do not fail the check.
-Exit status 0 when the file is usable, 1 when any problem was found.
+--json prints the same as one JSON document. Exit status 0 when the file is
+usable, 1 when any problem was found.
 
 Examples:
   pam-sms check
-  pam-sms check --config /etc/security/pam_sms.conf.dpkg-dist`,
+  pam-sms check --config /etc/security/pam_sms.conf.dpkg-dist
+  pam-sms check --json`,
 	Run: runCheck,
+}
+
+// checkReport is what check prints; --json encodes it.
+type checkReport struct {
+	Path            string   `json:"path"`
+	OK              bool     `json:"ok"`
+	Problems        []string `json:"problems"` // "LINE: KEY: MSG", or a file problem
+	Warnings        []string `json:"warnings"`
+	Numbers         int      `json:"numbers"`
+	TrustedNetworks int      `json:"trusted_networks"`
 }
 
 func runCheck(_ context.Context, env *cliEnv, c *command, args []string) error {
 	fs := newFlags(c, env)
 	path := fs.String("config", conf.DefaultPath, "configuration file")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -36,24 +49,52 @@ func runCheck(_ context.Context, env *cliEnv, c *command, args []string) error {
 		fmt.Fprintf(env.Stderr, "pam-sms check: unexpected arguments %q\n", fs.Args())
 		return errUsage
 	}
+	rep := checkReport{Path: *path, Problems: []string{}, Warnings: []string{}}
 	cfg, err := conf.Load(*path)
-	if err != nil {
-		var ce *conf.Error
-		if errors.As(err, &ce) {
-			for _, p := range ce.Problems {
-				fmt.Fprintf(env.Stdout, "%s:%s\n", ce.Path, p)
-			}
-			return failf(exitFailed, "%d problem(s) in %s", len(ce.Problems), ce.Path)
+	var ce *conf.Error
+	switch {
+	case errors.As(err, &ce):
+		rep.Path = ce.Path
+		for _, p := range ce.Problems {
+			rep.Problems = append(rep.Problems, p.String())
 		}
-		fmt.Fprintln(env.Stdout, err)
+	case err != nil:
+		rep.Problems = append(rep.Problems, err.Error())
+	default:
+		rep.OK, rep.Warnings = true, warnings(cfg)
+		rep.Numbers, rep.TrustedNetworks = len(cfg.Numbers), cfg.Policy.TrustedNetworks.Len()
+	}
+	if *asJSON {
+		if err := writeJSON(env.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printCheck(env, rep, ce != nil)
+	}
+	switch {
+	case ce != nil:
+		return failf(exitFailed, "%d problem(s) in %s", len(ce.Problems), ce.Path)
+	case err != nil:
 		return failf(exitFailed, "%s is not usable", *path)
 	}
-	for _, w := range warnings(cfg) {
-		fmt.Fprintf(env.Stdout, "%s: warning: %s\n", cfg.Path, w)
-	}
-	fmt.Fprintf(env.Stdout, "%s: OK (%d numbers, %d trusted network ranges)\n",
-		cfg.Path, len(cfg.Numbers), cfg.Policy.TrustedNetworks.Len())
 	return nil
+}
+
+func printCheck(env *cliEnv, rep checkReport, withLines bool) {
+	for _, p := range rep.Problems {
+		if withLines {
+			fmt.Fprintf(env.Stdout, "%s:%s\n", rep.Path, p)
+		} else {
+			fmt.Fprintln(env.Stdout, p)
+		}
+	}
+	if !rep.OK {
+		return
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(env.Stdout, "%s: warning: %s\n", rep.Path, w)
+	}
+	fmt.Fprintf(env.Stdout, "%s: OK (%d numbers, %d trusted network ranges)\n", rep.Path, rep.Numbers, rep.TrustedNetworks)
 }
 
 // warnings lists what is legal but probably not meant.

@@ -36,6 +36,9 @@ type cliEnv struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Host is what the commands run on and inspect; nil means this machine
+	// (see realHost). Tests set it to stay off the host's sshd and pam-auth-update.
+	Host *host
 }
 
 // exitError carries an exit code through the error path.
@@ -55,7 +58,7 @@ func failf(code int, format string, args ...any) error {
 var errUsage = errors.New("usage")
 
 func commands() []*command {
-	return []*command{checkCmd, demoCmd}
+	return []*command{checkCmd, explainCmd, sendTestCmd, tryCmd, enableCmd, disableCmd, doctorCmd, limitsCmd, demoCmd}
 }
 
 func main() {

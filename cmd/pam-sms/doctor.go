@@ -1,0 +1,524 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/policy"
+)
+
+var doctorCmd = &command{
+	Name:       "doctor",
+	ShortUsage: "pam-sms doctor [--config PATH] [--pam-dir DIR] [--verbose] [--json]",
+	ShortHelp:  "Check this machine for everything that stops or bypasses the SMS step",
+	LongHelp: `Prints one checklist of this machine, each line OK, WARN or FAIL, with the
+fix for every line that is not OK:
+
+  config        owner, group and mode of the configuration; its content
+  password_file owner, group and mode of the gateway secret
+  state dir     exists, root:pam-sms, mode 2770
+  module        pam_sms.so present where the stacks load it
+  helper        owner root, group pam-sms, setgid, not writable by others
+  stack         every file of the PAM directory that names pam_sms.so: it
+                runs after a password step (or, for sshd, after a key), a
+                wrong password stops the stack before an SMS is sent, and
+                its control cannot skip it on error (sufficient, optional
+                or default=ignore are FAIL; after "auth include
+                password-auth" it never runs: FAIL; after "auth substack"
+                an SMS goes out for wrong passwords: WARN)
+  sshd          effective settings (sshd -T): UsePAM, keyboard-interactive,
+                AuthenticationMethods, PasswordAuthentication
+  gateway       TCP connect and TLS handshake only: no SMS is sent
+  users         users who can log in, are enforced and have no number
+                (count; the names with --verbose). Users come from
+                "getent passwd" (or /etc/passwd), without accounts whose
+                shell is nologin or false; groups through NSS.
+
+Exit status 0 when no line is FAIL, 1 otherwise, 3 when the checks could
+not run.
+
+Examples:
+  pam-sms doctor
+  pam-sms doctor --verbose
+  pam-sms doctor --json | jq '.items[] | select(.status != "OK")'`,
+	Run: runDoctor,
+}
+
+// doctorReport is the checklist; the text view prints the same items.
+type doctorReport struct {
+	Items []item `json:"items"`
+	OK    int    `json:"ok"`
+	Warn  int    `json:"warn"`
+	Fail  int    `json:"fail"`
+}
+
+func (r *doctorReport) add(items ...item) {
+	for _, it := range items {
+		r.Items = append(r.Items, it)
+		switch it.Status {
+		case statusOK:
+			r.OK++
+		case statusWarn:
+			r.Warn++
+		default:
+			r.Fail++
+		}
+	}
+}
+
+func runDoctor(ctx context.Context, env *cliEnv, c *command, args []string) error {
+	fs := newFlags(c, env)
+	configPath := fs.String("config", conf.DefaultPath, "configuration file")
+	pamDir := fs.String("pam-dir", defaultPamDir, "PAM service directory to check")
+	verbose := fs.Bool("verbose", false, "list the names of users without a number")
+	asJSON := fs.Bool("json", false, "print the checklist as JSON")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(env, c, pos, 0, 0, ""); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*pamDir); err != nil {
+		return failf(exitProblem, "PAM directory: %v", err)
+	}
+	d := &doctor{ctx: ctx, host: env.host(), verbose: *verbose}
+	rep := d.run(*configPath, *pamDir)
+	if *asJSON {
+		if err := writeJSON(env.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printChecklist(env.Stdout, rep.Items)
+		fmt.Fprintf(env.Stdout, "\n%d FAIL, %d WARN, %d OK\n", rep.Fail, rep.Warn, rep.OK)
+	}
+	if rep.Fail > 0 {
+		return &exitError{code: exitFailed, err: errors.New("")}
+	}
+	return nil
+}
+
+// printChecklist prints items as "STATUS  check: message" with the fix and
+// details indented below.
+func printChecklist(w io.Writer, items []item) {
+	for _, it := range items {
+		fmt.Fprintf(w, "%-4s  %s: %s\n", it.Status, it.Check, it.Message)
+		if it.Fix != "" {
+			fmt.Fprintf(w, "      fix: %s\n", it.Fix)
+		}
+		for _, d := range it.Details {
+			fmt.Fprintf(w, "      - %s\n", d)
+		}
+	}
+}
+
+type doctor struct {
+	ctx     context.Context
+	host    *host
+	verbose bool
+}
+
+func (d *doctor) run(configPath, pamDir string) *doctorReport {
+	rep := &doctorReport{Items: []item{}}
+	cfg, it := d.config(configPath)
+	rep.add(it...)
+	if cfg != nil {
+		rep.add(d.stateDir(cfg.Limits.StateDir))
+	}
+	sshd, sshdItem := d.sshd()
+	keyStep := ""
+	if sshd != nil {
+		keyStep = sshd.keyStep()
+	}
+	rep.add(d.stacks(pamDir, configPath, keyStep)...)
+	rep.add(sshdItem)
+	if cfg != nil {
+		rep.add(d.gateway(cfg))
+		rep.add(d.users(cfg)...)
+	}
+	return rep
+}
+
+// config checks the configuration file and the password file.
+func (d *doctor) config(path string) (*conf.Config, []item) {
+	check := "config " + path
+	if err := conf.CheckFile(path); err != nil {
+		fix := "create it from the shipped example and run pam-sms check"
+		if !errors.Is(err, fs.ErrNotExist) {
+			fix = fmt.Sprintf("chown root:%s %s; chmod 0640 %s", d.host.Group, path, path)
+		}
+		return nil, []item{{Status: statusFail, Check: check, Message: err.Error() + ": every login through pam_sms is denied", Fix: fix}}
+	}
+	var items []item
+	if it, bad := d.groupOwned(check, path); bad {
+		items = append(items, it)
+	}
+	cfg, err := conf.Load(path)
+	if err != nil {
+		it := item{Status: statusFail, Check: check, Message: "not usable: every login through pam_sms is denied",
+			Fix: "pam-sms check --config " + path}
+		var ce *conf.Error
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				it.Details = append(it.Details, p.String())
+			}
+		} else {
+			it.Message = err.Error() + ": every login through pam_sms is denied"
+		}
+		return nil, append(items, it)
+	}
+	if len(items) == 0 {
+		items = append(items, item{Status: statusOK, Check: check, Message: "valid; owner root, group " + d.host.Group + ", not readable by others"})
+	}
+	if pf := cfg.Gateway.PasswordFile; pf != "" {
+		// Load checked owner and mode already; the group decides whether
+		// the setgid helper can read it.
+		it, bad := d.groupOwned("password_file "+pf, pf)
+		if !bad {
+			it = item{Status: statusOK, Check: "password_file " + pf, Message: "owner root, group " + d.host.Group + ", not readable by others"}
+		}
+		items = append(items, it)
+	}
+	return cfg, items
+}
+
+// groupOwned warns when a root-only file is not group pam-sms: the setgid
+// helper, run by a non-root caller such as a screen locker, cannot read it.
+func (d *doctor) groupOwned(check, path string) (item, bool) {
+	st, err := statT(path)
+	if err != nil {
+		return item{Status: statusFail, Check: check, Message: err.Error()}, true
+	}
+	gid, err := lookupGid(d.host.Group)
+	if err != nil {
+		return item{Status: statusWarn, Check: check, Message: err.Error(), Fix: "groupadd --system " + d.host.Group}, true
+	}
+	if st.Gid != gid {
+		return item{Status: statusWarn, Check: check,
+			Message: fmt.Sprintf("group is gid %d, not %s: logins by non-root callers (screen lockers) cannot read it and are denied", st.Gid, d.host.Group),
+			Fix:     fmt.Sprintf("chgrp %s %s", d.host.Group, path)}, true
+	}
+	return item{}, false
+}
+
+func statT(path string) (*syscall.Stat_t, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &st, nil
+}
+
+func lookupGid(name string) (uint32, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, fmt.Errorf("group %s does not exist", name)
+	}
+	gid, err := strconv.ParseUint(g.Gid, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("group %s has gid %q", name, g.Gid)
+	}
+	return uint32(gid), nil
+}
+
+// stateDir checks the limits directory: the helper writes it as the
+// caller with group pam-sms, so it must be 2770 root:pam-sms.
+func (d *doctor) stateDir(dir string) item {
+	check := "state dir " + dir
+	fix := fmt.Sprintf("install -d -o root -g %s -m 2770 %s", d.host.Group, dir)
+	fi, err := os.Lstat(dir)
+	switch {
+	case err != nil:
+		return item{Status: statusFail, Check: check, Message: "missing: every SMS login is denied (limits cannot be counted)", Fix: fix}
+	case !fi.IsDir():
+		return item{Status: statusFail, Check: check, Message: "not a directory: every SMS login is denied", Fix: "remove it; " + fix}
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	mode := fi.Mode().Perm() | fi.Mode()&fs.ModeSetgid
+	var f findings
+	if st.Uid != 0 {
+		f.fail(fmt.Sprintf("owned by uid %d, not root", st.Uid), fix)
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		f.fail("writable by others: anyone can reset the limits (and the helper refuses it)", fix)
+	}
+	if gid, err := lookupGid(d.host.Group); err != nil || st.Gid != gid {
+		f.warn(fmt.Sprintf("group is gid %d, not %s: non-root callers (screen lockers) cannot count their sends and are denied", st.Gid, d.host.Group), fix)
+	}
+	if fi.Mode().Perm() != 0o770 || fi.Mode()&fs.ModeSetgid == 0 {
+		f.warn(fmt.Sprintf("mode is %s, not 2770", modeString(mode)), fix)
+	}
+	return f.item(check, "owner root, group "+d.host.Group+", mode 2770")
+}
+
+func modeString(m fs.FileMode) string {
+	n := uint32(m.Perm())
+	if m&fs.ModeSetgid != 0 {
+		n |= 0o2000
+	}
+	if m&fs.ModeSetuid != 0 {
+		n |= 0o4000
+	}
+	return fmt.Sprintf("%04o", n)
+}
+
+// sshd reads sshd's effective settings.
+func (d *doctor) sshd() (sshdConfig, item) {
+	out, err := d.host.SshdT(d.ctx)
+	if errors.Is(err, exec.ErrNotFound) {
+		return nil, item{Status: statusOK, Check: "sshd", Message: "sshd is not installed: nothing to check"}
+	}
+	if err != nil {
+		return nil, item{Status: statusWarn, Check: "sshd", Message: "cannot read the effective settings: " + err.Error(),
+			Fix: "run sshd -T as root and compare with " + installedDropIn}
+	}
+	c := parseSshdT(out)
+	return c, c.check()
+}
+
+// stacks checks the module, the helper and every stack naming pam_sms.so.
+func (d *doctor) stacks(pamDir, configPath, keyStep string) []item {
+	r := newStackReader(pamDir)
+	stacks, err := findSMSStacks(r)
+	if err != nil {
+		return []item{{Status: statusFail, Check: "stacks " + pamDir, Message: err.Error()}}
+	}
+	var items []item
+	if len(stacks) == 0 {
+		items = append(items, item{Status: statusWarn, Check: "stacks " + pamDir,
+			Message: "no PAM stack names pam_sms.so: no login asks for an SMS code",
+			Fix:     "pam-sms enable (see pam_sms(8))"})
+		return append(items, d.module("pam_sms.so", "the packaged stacks"), d.helper(defaultHelper, "the module's default"))
+	}
+	modules, helpers := map[string]bool{}, map[string]bool{}
+	for _, s := range stacks {
+		for _, l := range s.lines {
+			if !modules[l.Module] {
+				modules[l.Module] = true
+				items = append(items, d.module(l.Module, l.where()))
+			}
+			helper, ok := l.arg("helper")
+			if !ok {
+				helper = defaultHelper
+			}
+			if !helpers[helper] {
+				helpers[helper] = true
+				items = append(items, d.helper(helper, l.where()))
+			}
+			if cp, ok := l.arg("config"); ok && cp != configPath {
+				items = append(items, item{Status: statusWarn, Check: "stack " + l.where(),
+					Message: fmt.Sprintf("uses the configuration %s, but this check read %s", cp, configPath),
+					Fix:     "pam-sms doctor --config " + cp})
+			}
+		}
+		items = append(items, checkStack(r, s, keyStep)...)
+	}
+	return items
+}
+
+// module checks that libpam finds the module a stack names.
+func (d *doctor) module(name, where string) item {
+	check := "module " + name
+	var path string
+	if filepath.IsAbs(name) {
+		path = name
+	} else {
+		for _, dir := range d.host.ModuleDirs {
+			if p := filepath.Join(dir, name); fileExists(p) {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			return item{Status: statusFail, Check: check,
+				Message: fmt.Sprintf("named by %s but in none of libpam's module directories: every login through that stack fails", where),
+				Fix:     "install the package (libpam-sms or pam_sms)"}
+		}
+	}
+	st, err := statT(path)
+	if err != nil {
+		msg := fmt.Sprintf("cannot be read (%v); named by %s: every login through that stack fails", err, where)
+		if errors.Is(err, fs.ErrNotExist) {
+			msg = fmt.Sprintf("does not exist; named by %s: every login through that stack fails", where)
+		}
+		return item{Status: statusFail, Check: check, Message: msg, Fix: "install the package, or correct the path in the stack"}
+	}
+	if st.Uid != 0 || st.Mode&0o022 != 0 {
+		return item{Status: statusFail, Check: check, Message: fmt.Sprintf("%s is uid %d mode %04o: whoever can write it controls every login", path, st.Uid, st.Mode&0o7777),
+			Fix: fmt.Sprintf("chown root:root %s; chmod 0644 %s", path, path)}
+	}
+	msg := "present, owner root, not writable by others"
+	if path != name {
+		msg = path + " " + msg
+	}
+	return item{Status: statusOK, Check: check, Message: msg}
+}
+
+// helper checks the helper binary a stack runs.
+func (d *doctor) helper(path, where string) item {
+	check := "helper " + path
+	fix := fmt.Sprintf("chown root:%s %s; chmod 2755 %s", d.host.Group, path, path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		msg := fmt.Sprintf("cannot be read (%v); named by %s: every SMS login is denied", err, where)
+		if errors.Is(err, fs.ErrNotExist) {
+			msg = fmt.Sprintf("does not exist; named by %s: every SMS login is denied", where)
+		}
+		return item{Status: statusFail, Check: check, Message: msg,
+			Fix: "install the package, or correct helper= in the stack"}
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	var f findings
+	if st.Uid != 0 {
+		f.fail(fmt.Sprintf("owned by uid %d: pam_sms.so runs only a root-owned helper", st.Uid), fix)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		f.fail("writable by group or others: whoever can write it controls every login", fix)
+	}
+	if gid, err := lookupGid(d.host.Group); err != nil {
+		f.warn(err.Error()+": the helper cannot run with its rights", "groupadd --system "+d.host.Group+"; "+fix)
+	} else if st.Gid != gid {
+		f.warn(fmt.Sprintf("group is gid %d, not %s: non-root callers (screen lockers) cannot read the configuration and are denied", st.Gid, d.host.Group), fix)
+	}
+	if fi.Mode()&fs.ModeSetgid == 0 {
+		f.warn("not setgid: non-root callers (screen lockers) cannot read the configuration and are denied", fix)
+	}
+	return f.item(check, fmt.Sprintf("owner root, group %s, mode %s", d.host.Group, modeString(fi.Mode())))
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// gatewayTimeout bounds the reachability check.
+const gatewayTimeout = 10 * time.Second
+
+// gateway connects to the gateway and completes a TLS handshake, as Send
+// would, but sends no request.
+func (d *doctor) gateway(cfg *conf.Config) item {
+	u, err := url.Parse(cfg.Gateway.URL)
+	if err != nil {
+		return item{Status: statusFail, Check: "gateway", Message: "bad url: " + err.Error()}
+	}
+	check := "gateway " + u.Scheme + "://" + u.Host
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	addr := net.JoinHostPort(u.Hostname(), port)
+	timeout := min(cfg.Gateway.Timeout, gatewayTimeout)
+	ctx, cancel := context.WithTimeout(d.ctx, timeout)
+	defer cancel()
+	effect := "logins through pam_sms are denied (fail_mode \"secure\")"
+	if cfg.Policy.FailMode == conf.FailSafe {
+		effect = "logins pass without a code (fail_mode \"safe\")"
+	}
+	down := func(err error) item {
+		return item{Status: statusFail, Check: check, Message: fmt.Sprintf("unreachable: %v: %s", err, effect),
+			Fix: "check the url, DNS, routes and firewalls from this host (and SELinux for sshd)"}
+	}
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return down(err)
+	}
+	defer conn.Close()
+	if u.Scheme != "https" {
+		return item{Status: statusOK, Check: check, Message: "TCP connect to " + addr + " succeeded (plain http to loopback: no TLS); no SMS sent"}
+	}
+	roots, err := rootPool(cfg.Gateway.CAFile)
+	if err != nil {
+		return item{Status: statusFail, Check: check, Message: err.Error()}
+	}
+	tc := tls.Client(conn, &tls.Config{ServerName: u.Hostname(), RootCAs: roots, MinVersion: tls.VersionTLS12})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return down(fmt.Errorf("TLS handshake: %w", err))
+	}
+	return item{Status: statusOK, Check: check, Message: "TCP connect and TLS handshake with " + addr + " succeeded; no SMS sent"}
+}
+
+// rootPool is the system roots plus ca_file, as smsclient builds them.
+func rootPool(caFile string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if caFile == "" {
+		return pool, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("ca_file %s: no PEM certificate found", caFile)
+	}
+	return pool, nil
+}
+
+// users finds enforced users without a number. It asks policy.Decide for
+// a remote login from outside trusted_networks, so that only group
+// membership and the number count.
+func (d *doctor) users(cfg *conf.Config) []item {
+	var items []item
+	for _, g := range cfg.Policy.Groups {
+		if g == "*" {
+			continue
+		}
+		if _, err := user.LookupGroup(g); err != nil {
+			items = append(items, item{Status: statusWarn, Check: "policy.groups",
+				Message: fmt.Sprintf("group %q does not exist: nobody is enforced through it", g),
+				Fix:     "correct the group name in " + cfg.Path})
+		}
+	}
+	names, err := d.host.Users(d.ctx)
+	if err != nil {
+		return append(items, item{Status: statusWarn, Check: "users", Message: "cannot list users: " + err.Error()})
+	}
+	strict := *cfg
+	strict.Policy.TrustLocal = false
+	var missing []string
+	for _, name := range names {
+		acct, err := policy.LookupAccount(name)
+		if err != nil {
+			continue
+		}
+		switch policy.Decide(&strict, policy.Request{User: name}, acct).Outcome {
+		case policy.DenyNoNumber, policy.IgnoreNoNumber:
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return append(items, item{Status: statusOK, Check: "users",
+			Message: fmt.Sprintf("every enforced user of %d who can log in has a number", len(names))})
+	}
+	effect := "they cannot log in (missing_number = \"deny\")"
+	if cfg.Policy.MissingNumber == conf.MissingIgnore {
+		effect = "they log in without a code (missing_number = \"ignore\")"
+	}
+	it := item{Status: statusWarn, Check: "users",
+		Message: fmt.Sprintf("%d of %d users who can log in are enforced and have no number: %s", len(missing), len(names), effect),
+		Fix:     "add their numbers to [numbers] in " + cfg.Path + ", or take them out of the enforced groups"}
+	if d.verbose {
+		it.Details = missing
+	} else {
+		it.Fix += " (pam-sms doctor --verbose lists them)"
+	}
+	return append(items, it)
+}

@@ -1,0 +1,425 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+)
+
+var enableCmd = &command{
+	Name:       "enable",
+	ShortUsage: "pam-sms enable [--service sshd|login|all] [--pam-dir DIR]",
+	ShortHelp:  "Put pam_sms.so into the PAM stacks after the password step",
+	LongHelp: `Adds the SMS step to the PAM stacks.
+
+On Debian and Ubuntu with --service all (the default) it runs
+"pam-auth-update --enable sms": every service that includes common-auth
+(login, su, sudo, sshd, display managers) then asks for a code after the
+password.
+
+For one service (--service sshd or login), on other systems, or with
+--pam-dir, it writes the line
+  auth required pam_sms.so # added by pam-sms enable
+into DIR/<service> right after the password step (after "@include
+common-auth" or "auth requisite pam_unix.so"). The file is replaced
+atomically with the same mode and owner, the previous content is kept as
+<file>.pam-sms.bak, and "pam-sms disable" removes exactly the marked lines.
+It refuses a stack that already names pam_sms.so, and a stack whose password
+step is "auth include" or "auth substack" (RHEL password-auth): there the
+line would be skipped or cost an SMS for every wrong password; use the
+authselect profile pam-sms or explicit lines instead (pam_sms(8)).
+
+Then it prints the sshd drop-in that SSH logins need and warns when the
+effective sshd settings (sshd -T) would keep the code prompt from appearing.
+Keep a root session open and run "pam-sms try" from another one before you
+log out.
+
+Exit status 0 when done, 1 when a stack was refused, 3 when it could not run.
+
+Examples:
+  pam-sms enable --service sshd
+  pam-sms enable                 # Debian: pam-auth-update --enable sms`,
+	Run: runEnable,
+}
+
+var disableCmd = &command{
+	Name:       "disable",
+	ShortUsage: "pam-sms disable [--service sshd|login|all] [--pam-dir DIR]",
+	ShortHelp:  "Take pam_sms.so out of the PAM stacks again",
+	LongHelp: `Undoes "pam-sms enable": removes exactly the lines that end in
+"# added by pam-sms enable" from DIR/<service> (with --service all, from every
+file of DIR), atomically, so that enable followed by disable leaves each file
+byte for byte as it was. On Debian with --service all and without --pam-dir it
+also runs "pam-auth-update --remove sms". Lines you wrote yourself are never
+touched: doctor lists them.
+
+Exit status 0 when done, 3 when it could not run.
+
+Examples:
+  pam-sms disable --service sshd
+  pam-sms disable`,
+	Run: runDisable,
+}
+
+const (
+	enableMarker = "# added by pam-sms enable"
+	backupSuffix = ".pam-sms.bak"
+	smsLine      = "auth\trequired\tpam_sms.so\t" + enableMarker
+)
+
+// markedLine matches what the packaging's prerm/%preun delete.
+var markedLine = regexp.MustCompile(`# added by pam-sms enable[[:space:]]*$`)
+
+// stackEdit holds the flags of enable and disable.
+type stackEdit struct {
+	service string
+	pamDir  string
+	direct  bool // --pam-dir given: never pam-auth-update
+}
+
+func parseStackEdit(env *cliEnv, c *command, args []string) (*stackEdit, error) {
+	fs := newFlags(c, env)
+	service := fs.String("service", "all", "sshd, login or all")
+	pamDir := fs.String("pam-dir", "", "PAM service directory to change (default /etc/pam.d; never runs pam-auth-update)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := wantArgs(env, c, pos, 0, 0, ""); err != nil {
+		return nil, err
+	}
+	switch *service {
+	case "sshd", "login", "all":
+	default:
+		fmt.Fprintf(env.Stderr, "pam-sms %s: --service %q: want sshd, login or all\n", c.Name, *service)
+		return nil, errUsage
+	}
+	e := &stackEdit{service: *service, pamDir: *pamDir, direct: *pamDir != ""}
+	if !e.direct {
+		e.pamDir = defaultPamDir
+	}
+	return e, nil
+}
+
+// debian reports whether pam-auth-update manages the stacks.
+func (e *stackEdit) debian(h *host) bool {
+	return !e.direct && e.service == "all" && h.PamAuthUpdate != "" && fileExists(filepath.Join(e.pamDir, "common-auth"))
+}
+
+func (e *stackEdit) services() []string {
+	if e.service == "all" {
+		return []string{"sshd", "login"}
+	}
+	return []string{e.service}
+}
+
+func runEnable(ctx context.Context, env *cliEnv, c *command, args []string) error {
+	e, err := parseStackEdit(env, c, args)
+	if err != nil {
+		return err
+	}
+	h := env.host()
+	if err := needRoot("enable changes " + e.pamDir); err != nil && !e.direct {
+		return err
+	}
+	var refused []string
+	if e.debian(h) {
+		if !fileExists(pamConfigsSMS) {
+			return failf(exitProblem, "%s is missing: is the package libpam-sms installed?", pamConfigsSMS)
+		}
+		if err := h.RunPamAuthUpdate(ctx, "--enable", pamAuthUpdateArg); err != nil {
+			return failf(exitProblem, "%v", err)
+		}
+		fmt.Fprintf(env.Stdout, "ran pam-auth-update --enable %s: common-auth now runs pam_sms.so after the password\n", pamAuthUpdateArg)
+	} else {
+		for _, svc := range e.services() {
+			path := filepath.Join(e.pamDir, svc)
+			if !fileExists(path) && e.service == "all" {
+				fmt.Fprintf(env.Stdout, "%s: no such service here: skipped\n", path)
+				continue
+			}
+			msg, err := enableService(path, e.pamDir)
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "pam-sms enable: %v\n", err)
+				refused = append(refused, svc)
+				continue
+			}
+			fmt.Fprintln(env.Stdout, msg)
+		}
+	}
+	printSshdAdvice(ctx, env, h)
+	if len(refused) > 0 {
+		return failf(exitFailed, "not enabled for %s", strings.Join(refused, ", "))
+	}
+	return nil
+}
+
+// enableService adds the marked pam_sms line after the password step of
+// one service file, unless the analysis doctor runs would find fault with
+// the result.
+func enableService(path, pamDir string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	r := newStackReader(pamDir)
+	lines := parsePamFile(path, data)
+	for _, l := range lines {
+		if l.isSMS() {
+			return fmt.Sprintf("%s: already names pam_sms.so at line %d: nothing to do", path, l.Num), nil
+		}
+	}
+	after := -1 // line number after which to insert
+	var step pamLine
+	for _, l := range lines {
+		if !l.isAuth() || l.Problem != "" {
+			continue
+		}
+		if isPasswordStep(r, l) {
+			after, step = l.End, l
+		}
+	}
+	if after < 0 {
+		return "", fmt.Errorf("%s: no password step found (no @include common-auth or pam_unix line); add pam_sms.so by hand after it (pam_sms(8))", path)
+	}
+	if step.Control == "include" || step.Control == "substack" {
+		return "", fmt.Errorf("%s:%d: the password step is \"auth %s %s\": pam_sms.so after it would %s; %s",
+			path, step.Num, step.Control, step.Module, map[string]string{
+				"include":  "never run after a right password (2FA bypass)",
+				"substack": "send an SMS even for a wrong password",
+			}[step.Control], fixInclude)
+	}
+	if hs, err := r.authStack(path); err == nil && containsSMS(hs) {
+		return "", fmt.Errorf("%s: the stack already runs pam_sms.so through %s (pam-auth-update?): a second line would ask twice", path, step.text())
+	}
+	edited := insertLine(string(data), after, smsLine)
+
+	// Check the result exactly as doctor would, before writing it.
+	check := newStackReader(pamDir)
+	check.cache[path] = parsePamFile(path, []byte(edited))
+	hs, err := check.authStack(path)
+	if err != nil {
+		return "", err
+	}
+	for i, h := range hs {
+		if h.kind == kindSMS && h.line.File == path {
+			if it := checkSMSHandler(hs, i, ""); it.Status != statusOK {
+				return "", fmt.Errorf("%s: refused, the stack would be wrong: %s (fix: %s)", path, it.Message, it.Fix)
+			}
+		}
+	}
+	if err := writeStack(path, data, []byte(edited), true); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: added after line %d (%s): %s\n  backup: %s", path, after, step.text(),
+		"auth required pam_sms.so", path+backupSuffix), nil
+}
+
+// isPasswordStep reports whether l checks the password: a password module,
+// or an include whose auth lines name one.
+func isPasswordStep(r *stackReader, l pamLine) bool {
+	if !l.isInclude() {
+		return kindOf(l) == kindPassword
+	}
+	sub, err := r.read(l.Module)
+	if err != nil {
+		return false
+	}
+	var hs []handler
+	r.flatten(sub, 0, 1, &hs)
+	for _, h := range hs {
+		if h.kind == kindPassword {
+			return true
+		}
+	}
+	return false
+}
+
+func containsSMS(hs []handler) bool {
+	for _, h := range hs {
+		if h.kind == kindSMS {
+			return true
+		}
+	}
+	return false
+}
+
+// insertLine inserts text as a new line after physical line n (from 1) of
+// s. When line n is the last and has no newline, the new line goes without
+// one too, so that removing it restores s byte for byte.
+func insertLine(s string, n int, text string) string {
+	parts := strings.SplitAfter(s, "\n")
+	if parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		b.WriteString(p)
+		if i+1 == n {
+			if strings.HasSuffix(p, "\n") {
+				b.WriteString(text + "\n")
+			} else {
+				b.WriteString("\n" + text)
+			}
+		}
+	}
+	return b.String()
+}
+
+// removeMarked removes every line ending in the enable marker; a marked
+// last line without a newline takes the newline before it along.
+func removeMarked(s string) (string, int) {
+	parts := strings.SplitAfter(s, "\n")
+	var kept []string
+	n := 0
+	for _, p := range parts {
+		if !markedLine.MatchString(strings.TrimRight(p, "\n")) || p == "" {
+			kept = append(kept, p)
+			continue
+		}
+		n++
+		if !strings.HasSuffix(p, "\n") && len(kept) > 0 {
+			kept[len(kept)-1] = strings.TrimSuffix(kept[len(kept)-1], "\n")
+		}
+	}
+	return strings.Join(kept, ""), n
+}
+
+// writeStack replaces path by data atomically: a temporary file in the same
+// directory with the mode and owner of the old one, fsynced, renamed over
+// it. With backup the old content is kept as path.pam-sms.bak first. A
+// symbolic link is followed, so the link stays.
+func writeStack(path string, old, data []byte, backup bool) error {
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(target)
+	if err != nil {
+		return err
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if backup {
+		if err := writeAtomic(target+backupSuffix, old, fi.Mode(), st); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+	}
+	return writeAtomic(target, data, fi.Mode(), st)
+}
+
+func writeAtomic(path string, data []byte, mode fs.FileMode, owner *syscall.Stat_t) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".pam-sms-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	// chown first: it clears the setuid and setgid bits.
+	if err = f.Chown(int(owner.Uid), int(owner.Gid)); err != nil {
+		return err
+	}
+	if err = f.Chmod(mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func runDisable(ctx context.Context, env *cliEnv, c *command, args []string) error {
+	e, err := parseStackEdit(env, c, args)
+	if err != nil {
+		return err
+	}
+	h := env.host()
+	if err := needRoot("disable changes " + e.pamDir); err != nil && !e.direct {
+		return err
+	}
+	if e.debian(h) {
+		if err := h.RunPamAuthUpdate(ctx, "--remove", pamAuthUpdateArg); err != nil {
+			return failf(exitProblem, "%v", err)
+		}
+		fmt.Fprintf(env.Stdout, "ran pam-auth-update --remove %s\n", pamAuthUpdateArg)
+	}
+	files := e.services()
+	if e.service == "all" {
+		entries, err := os.ReadDir(e.pamDir)
+		if err != nil {
+			return failf(exitProblem, "%v", err)
+		}
+		files = files[:0]
+		for _, ent := range entries {
+			if !ent.IsDir() && !skipServiceFile(ent.Name()) {
+				files = append(files, ent.Name())
+			}
+		}
+	}
+	removed := 0
+	for _, name := range files {
+		path := filepath.Join(e.pamDir, name)
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) && e.service == "all" {
+			continue
+		}
+		if err != nil {
+			return failf(exitProblem, "%v", err)
+		}
+		out, n := removeMarked(string(data))
+		if n == 0 {
+			continue
+		}
+		if err := writeStack(path, data, []byte(out), false); err != nil {
+			return failf(exitProblem, "%s: %v", path, err)
+		}
+		removed += n
+		fmt.Fprintf(env.Stdout, "%s: removed %d line(s) added by pam-sms enable\n", path, n)
+	}
+	if removed == 0 {
+		fmt.Fprintf(env.Stdout, "no line added by pam-sms enable in %s\n", e.pamDir)
+	}
+	return nil
+}
+
+// printSshdAdvice prints the drop-in and what sshd -T says against it.
+func printSshdAdvice(ctx context.Context, env *cliEnv, h *host) {
+	fmt.Fprintf(env.Stdout, "\nSSH logins need this drop-in as %s (also in %s), then reload sshd:\n\n%s\n",
+		dropInPath, installedDropIn, strings.TrimRight(sshdDropIn, "\n"))
+	out, err := h.SshdT(ctx)
+	if err != nil {
+		fmt.Fprintf(env.Stdout, "\nCould not read sshd's effective settings (%v); check with: sshd -T | grep -Ei 'usepam|kbdinteractive|passwordauth|authenticationmethods'\n", err)
+		return
+	}
+	it := parseSshdT(out).check()
+	if it.Status == statusOK {
+		fmt.Fprintf(env.Stdout, "\nsshd -T: %s\n", it.Message)
+		return
+	}
+	fmt.Fprintf(env.Stdout, "\nwarning: sshd -T shows settings under which SSH logins get no SMS prompt or skip it:\n")
+	printChecklist(env.Stdout, []item{it})
+}

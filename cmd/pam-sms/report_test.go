@@ -1,0 +1,247 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/pam-sms/pam_sms/limits"
+)
+
+func TestExplain(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		name     string
+		opts     configOpts
+		args     []string
+		wantCode int
+		want     explanation
+	}{
+		{
+			name: "challenge", args: []string{"root"},
+			want: explanation{Outcome: "challenge", Reason: "second factor required",
+				PAMResult: "PAM_SUCCESS with the right code", Number: "+49 *** *****890"},
+		},
+		{
+			name: "trusted network", args: []string{"root", "--rhost", "10.1.2.3"},
+			want: explanation{Rhost: "10.1.2.3", Outcome: "exempt", Reason: "client is in trusted_networks", PAMResult: "PAM_IGNORE"},
+		},
+		{
+			name: "untrusted network, flag first", args: []string{"--rhost", "192.0.2.1", "root"},
+			want: explanation{Rhost: "192.0.2.1", Outcome: "challenge", Reason: "second factor required",
+				PAMResult: "PAM_SUCCESS with the right code", Number: "+49 *** *****890"},
+		},
+		{
+			name: "not in groups", opts: configOpts{groups: `["no-such-group-xyz"]`}, args: []string{"root"},
+			want: explanation{Outcome: "exempt", Reason: "user is in none of the enforced groups", PAMResult: "PAM_IGNORE"},
+		},
+		{
+			name: "no number, deny", opts: configOpts{noNumbers: true}, args: []string{"root"},
+			want: explanation{Outcome: "deny-no-number", Reason: "no number configured for the user", PAMResult: "PAM_AUTH_ERR"},
+		},
+		{
+			name: "no number, ignore", opts: configOpts{noNumbers: true, missing: "ignore"}, args: []string{"root"},
+			want: explanation{Outcome: "ignore-no-number", Reason: `no number configured and missing_number is "ignore"`, PAMResult: "PAM_IGNORE"},
+		},
+		{
+			name: "unknown user", args: []string{"no-such-user-xyz"}, wantCode: exitFailed,
+			want: explanation{User: "no-such-user-xyz", Outcome: "user-unknown", Reason: "user unknown to the system", PAMResult: "PAM_USER_UNKNOWN"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, _ := writeConfig(t, tt.opts)
+			r := run(t, append([]string{"explain", "--config", path, "--json"}, tt.args...)...)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr %s", r.code, tt.wantCode, r.stderr)
+			}
+			var got explanation
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+				t.Fatalf("%v in %s", err, r.stdout)
+			}
+			if tt.want.User == "" {
+				tt.want.User = "root"
+			}
+			got.Groups = nil
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("explanation (-want +got):\n%s", diff)
+			}
+			text := run(t, append([]string{"explain", "--config", path}, tt.args...)...)
+			if !strings.Contains(text.stdout, "decision: "+tt.want.Outcome+": "+tt.want.Reason) {
+				t.Errorf("text view:\n%s", text.stdout)
+			}
+			assertNoSecrets(t, r.stdout+text.stdout)
+		})
+	}
+}
+
+func TestExplainLimitReached(t *testing.T) {
+	requireRoot(t)
+	path, state := writeConfig(t, configOpts{limitsSection: "per_user = 1\n"})
+	takeSend(t, state, 1)
+	r := run(t, "explain", "--config", path, "root")
+	want := "limit:    reached now, the send would be refused: per_user 1/1 (pam-sms limits reset root)"
+	if r.code != exitOK || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d, stdout:\n%s\nwant %q", r.code, r.stdout, want)
+	}
+}
+
+// takeSend records n sends for root, as the helper does.
+func takeSend(t *testing.T, state string, n int) {
+	t.Helper()
+	st, err := limits.Open(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l := limits.Limits{Window: 15 * time.Minute, PerUser: 100, PerNumber: 100}
+	for range n {
+		if err := st.Take(l, limits.Keys{User: "root", Number: testDigits}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestExplainBadConfig(t *testing.T) {
+	r := run(t, "explain", "--config", "/nonexistent/pam_sms.conf", "root")
+	if r.code != exitProblem || !strings.Contains(r.stderr, "/nonexistent/pam_sms.conf") {
+		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
+	}
+}
+
+func TestSendTest(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		name      string
+		reply     string
+		args      []string
+		wantCode  int
+		wantClass string
+	}{
+		// The reply echoes the password and the number: both must be scrubbed.
+		{"user", "100 OK " + testPassword + " " + testDigits, []string{"root"}, exitOK, "sent"},
+		{"number", "100 OK", []string{"+49 172 34567890"}, exitOK, "sent"},
+		{"refused", "ERROR 401 bad password " + testPassword, []string{"root"}, exitFailed, "failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gw := startGateway(t, tt.reply, false)
+			path, _ := writeConfig(t, configOpts{url: gw.url()})
+			r := run(t, append([]string{"send-test", "--config", path}, tt.args...)...)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\n%s%s", r.code, tt.wantCode, r.stdout, r.stderr)
+			}
+			form := gw.next(t)
+			if form.Get("pw") != testPassword || form.Get("to") != "00"+testDigits {
+				t.Errorf("the gateway got pw=%q to=%q: the real values must be sent", form.Get("pw"), form.Get("to"))
+			}
+			for _, want := range []string{"request to +49 *** *****890:", "POST " + gw.url(), "pw=********",
+				"to=0049********890", "status:   200", "class:    " + tt.wantClass} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("output lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			j := run(t, append([]string{"send-test", "--config", path, "--json"}, tt.args...)...)
+			gw.next(t)
+			var rep sendReport
+			if err := json.Unmarshal([]byte(j.stdout), &rep); err != nil {
+				t.Fatalf("%v in %s", err, j.stdout)
+			}
+			if rep.Class != tt.wantClass || rep.Status != 200 || rep.To != "+49 *** *****890" {
+				t.Errorf("json report %+v", rep)
+			}
+			assertNoSecrets(t, r.stdout+r.stderr+j.stdout+j.stderr)
+		})
+	}
+}
+
+func TestSendTestUnreachable(t *testing.T) {
+	requireRoot(t)
+	path, _ := writeConfig(t, configOpts{url: "http://127.0.0.1:1/send"})
+	r := run(t, "send-test", "--config", path, "root")
+	if r.code != exitFailed || !strings.Contains(r.stdout, "class:    unreachable") || !strings.Contains(r.stdout, "status:   no answer") {
+		t.Errorf("exit %d\n%s", r.code, r.stdout)
+	}
+	assertNoSecrets(t, r.stdout+r.stderr)
+}
+
+func TestSendTestNoNumber(t *testing.T) {
+	requireRoot(t)
+	path, _ := writeConfig(t, configOpts{noNumbers: true})
+	r := run(t, "send-test", "--config", path, "root")
+	if r.code != exitProblem || !strings.Contains(r.stderr, "root has no number in [numbers]") {
+		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	requireRoot(t)
+	path, state := writeConfig(t, configOpts{limitsSection: "per_user = 2\nper_number = 5\ndaily = 0\n"})
+	takeSend(t, state, 2)
+
+	r := run(t, "limits", "show", "root", "--config", path)
+	if r.code != exitFailed || !strings.Contains(r.stdout, "root") || !strings.Contains(r.stdout, "2/2") ||
+		!strings.Contains(r.stdout, "+49 *** *****890") || !strings.Contains(r.stdout, "limit reached") {
+		t.Errorf("show at the limit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	j := run(t, "limits", "show", "--json", "--config", path)
+	var rep limitsReport
+	if err := json.Unmarshal([]byte(j.stdout), &rep); err != nil {
+		t.Fatalf("%v in %s", err, j.stdout)
+	}
+	want := userCounts{User: "root", Number: "+49 *** *****890", PerUser: counter{2, 2}, PerNumber: counter{2, 5}, Reached: true}
+	if len(rep.Users) != 1 || rep.Users[0] != want || rep.Window != "15m0s" || rep.Daily != (counter{0, 0}) {
+		t.Errorf("json %+v, want users [%+v]", rep, want)
+	}
+
+	if r := run(t, "limits", "reset", "root", "--config", path); r.code != exitOK ||
+		r.stdout != "cleared the counters of user root, number +49 *** *****890\n" {
+		t.Errorf("reset: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "limits", "show", "--config", path)
+	if r.code != exitOK || !strings.Contains(r.stdout, "0/2") || strings.Contains(r.stdout, "limit reached") {
+		t.Errorf("after reset: exit %d\n%s", r.code, r.stdout)
+	}
+	assertNoSecrets(t, r.stdout+j.stdout)
+}
+
+func TestCheck(t *testing.T) {
+	requireRoot(t)
+	good, _ := writeConfig(t, configOpts{})
+	bad, _ := writeConfig(t, configOpts{groups: `"wheel"`})
+	tests := []struct {
+		name, path string
+		wantCode   int
+		text       string
+		report     checkReport
+	}{
+		{"valid", good, exitOK, good + ": OK (1 numbers, 1 trusted network ranges)\n",
+			checkReport{Path: good, OK: true, Problems: []string{}, Warnings: []string{}, Numbers: 1, TrustedNetworks: 1}},
+		{"bad value", bad, exitFailed, bad + ":2: policy.groups: ",
+			checkReport{Path: bad, Problems: []string{"2: policy.groups: "}, Warnings: []string{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, "check", "--config", tt.path)
+			if r.code != tt.wantCode || !strings.HasPrefix(r.stdout, tt.text) {
+				t.Errorf("exit %d, stdout %q, want prefix %q", r.code, r.stdout, tt.text)
+			}
+			j := run(t, "check", "--json", "--config", tt.path)
+			var got checkReport
+			if err := json.Unmarshal([]byte(j.stdout), &got); err != nil {
+				t.Fatal(err)
+			}
+			if j.code != tt.wantCode || got.OK != tt.report.OK || got.Path != tt.report.Path || len(got.Problems) != len(tt.report.Problems) ||
+				got.Numbers != tt.report.Numbers || got.TrustedNetworks != tt.report.TrustedNetworks {
+				t.Errorf("json %+v, want %+v", got, tt.report)
+			}
+			for i := range got.Problems {
+				if !strings.HasPrefix(got.Problems[i], tt.report.Problems[i]) {
+					t.Errorf("problem %q, want prefix %q", got.Problems[i], tt.report.Problems[i])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Statuses of a checklist item.
+const (
+	statusOK   = "OK"
+	statusWarn = "WARN"
+	statusFail = "FAIL"
+)
+
+// item is one line of a checklist (doctor; enable's sshd warnings).
+type item struct {
+	Status  string   `json:"status"`
+	Check   string   `json:"check"`
+	Message string   `json:"message"`
+	Fix     string   `json:"fix,omitempty"`
+	Details []string `json:"details,omitempty"`
+}
+
+// findings collects the problems of one checked thing.
+type findings struct {
+	fails, warns, fixes []string
+}
+
+func (f *findings) fail(msg string, fixes ...string) { f.fails = append(f.fails, msg); f.fix(fixes...) }
+func (f *findings) warn(msg string, fixes ...string) { f.warns = append(f.warns, msg); f.fix(fixes...) }
+
+// fix adds fixes, each once, in order.
+func (f *findings) fix(fixes ...string) {
+	for _, fix := range fixes {
+		if fix != "" && !slices.Contains(f.fixes, fix) {
+			f.fixes = append(f.fixes, fix)
+		}
+	}
+}
+
+// item turns the findings into one checklist line; okMsg when there are none.
+func (f *findings) item(check, okMsg string) item {
+	it := item{Status: statusOK, Check: check, Message: okMsg}
+	switch {
+	case len(f.fails) > 0:
+		it.Status, it.Message = statusFail, strings.Join(append(f.fails, f.warns...), "; ")
+	case len(f.warns) > 0:
+		it.Status, it.Message = statusWarn, strings.Join(f.warns, "; ")
+	}
+	if it.Status != statusOK {
+		it.Fix = strings.Join(f.fixes, "; ")
+	}
+	return it
+}
+
+// errorCodes are the failures pam_sms returns, plus libpam's code for a
+// module it cannot load; none of them may let a login through.
+var errorCodes = []int{pamAuthErr, pamAuthinfoUnavail, pamSystemErr, pamUserUnknown, pamPermDenied}
+
+const (
+	fixControl = "use the control `required` or `[success=ok ignore=ignore default=die]` for pam_sms.so"
+	fixOrder   = "put pam_sms.so right after the password step, e.g. after `@include common-auth` (Debian) " +
+		"or after `auth requisite pam_unix.so` (see pam_sms(8))"
+	fixInclude = "do not append pam_sms.so after `auth include` or `auth substack`: replace that line by explicit lines " +
+		"(auth required pam_env.so; auth requisite pam_unix.so nullok; auth required pam_sms.so) or select the authselect profile pam-sms"
+	fixWrongPw = "make a wrong password stop the stack before pam_sms (requisite pam_unix.so, or @include common-auth); " +
+		"never put pam_sms.so after `auth substack`"
+)
+
+// checkSMSHandler checks the pam_sms handler hs[i] of a flattened auth
+// stack. keyStep, when not empty, says that sshd already demanded a key
+// before this stack runs (AuthenticationMethods publickey,keyboard-interactive).
+func checkSMSHandler(hs []handler, i int, keyStep string) item {
+	h := hs[i]
+	var f findings
+	if h.broken != "" {
+		f.fail(fmt.Sprintf("libpam cannot use this line (%s): every login through the stack fails", h.broken), "fix the line; see pam.conf(5)")
+		return f.item("stack "+h.line.where(), "")
+	}
+	controlFailed := checkControl(h, &f)
+
+	pw := -1
+	for j := range i {
+		if hs[j].kind == kindPassword {
+			pw = j
+		}
+	}
+	switch {
+	case pw < 0 && keyStep == "":
+		f.fail("pam_sms.so runs before any password step (no pam_unix or other password module before it): "+
+			"the SMS goes out before anything was checked", fixOrder)
+	case pw < 0:
+		// Key + SMS: the key was checked by sshd before the stack ran.
+	}
+
+	right := simulate(hs, scenario{password: pamSuccess, sms: pamSuccess})
+	if !right.reached[i] {
+		why := "an earlier line ends the whole stack first"
+		if right.ended >= 0 {
+			why = fmt.Sprintf("%s (%s) ends the whole stack on success first", hs[right.ended].line.where(), hs[right.ended].line.text())
+		}
+		f.fail("after a right password pam_sms.so never runs, so no code is asked (2FA bypass): "+why, fixInclude)
+		return f.item("stack "+h.line.where(), "")
+	}
+	if right.status != pamSuccess {
+		f.warn("a right password and a right code still fail (stack result "+codeName(right.status)+")", "")
+	}
+	if !controlFailed {
+		for _, code := range errorCodes {
+			if o := simulate(hs, scenario{password: pamSuccess, sms: code}); o.status == pamSuccess {
+				f.fail(fmt.Sprintf("when pam_sms.so fails (%s) the login still succeeds", codeName(code)), fixControl)
+				break
+			}
+		}
+	}
+	if o := simulate(hs, scenario{password: pamSuccess, sms: pamIgnore}); o.status != pamSuccess && h.actions[pamIgnore] == actIgnore {
+		f.warn("exempt users are denied: when pam_sms.so returns PAM_IGNORE (user not enforced, trusted network) "+
+			"nothing after it makes the stack succeed (e.g. `sufficient` followed by pam_deny)",
+			"let PAM_IGNORE pass: `[success=ok ignore=ignore default=die]`, followed by a line that succeeds")
+	}
+	if pw >= 0 {
+		wrong := simulate(hs, scenario{password: pamAuthErr, sms: pamSuccess})
+		switch {
+		case wrong.status == pamSuccess:
+			f.fail("a wrong password with a right code logs in: the password step "+hs[pw].line.where()+" does not count", fixWrongPw)
+		case wrong.reached[i]:
+			f.warn("an SMS is sent even after a wrong password (the password step "+hs[pw].line.where()+
+				" does not stop the stack): anyone who knows a user name can trigger paid messages", fixWrongPw)
+		}
+	}
+	ok := "pam_sms.so runs only after the password, and a failure of it denies the login"
+	if pw < 0 {
+		ok = "pam_sms.so runs after the SSH key (" + keyStep + "), and a failure of it denies the login"
+	}
+	return f.item("stack "+h.line.where(), ok)
+}
+
+// checkControl reports controls that let an error of pam_sms through or
+// deny exempt users; it returns whether it found a failure.
+func checkControl(h handler, f *findings) bool {
+	var skipped []string
+	for _, code := range errorCodes {
+		if a := h.actions[code]; a != actBad && a != actDie {
+			skipped = append(skipped, pamCodeNames[code]+"="+a.String())
+		}
+	}
+	control := h.line.Control
+	if len(skipped) > 0 {
+		switch control {
+		case "sufficient":
+			f.fail("control `sufficient`: a failed or unavailable SMS step is ignored, so the password alone logs in, "+
+				"and a user exempt from SMS falls through to what follows", fixControl)
+		case "optional":
+			f.fail("control `optional`: a failed or unavailable SMS step is ignored, so the password alone logs in", fixControl)
+		default:
+			f.fail(fmt.Sprintf("control `%s` skips pam_sms.so on error (%s): the password alone logs in when the SMS step fails",
+				control, strings.Join(skipped, ", ")), fixControl)
+		}
+		return true
+	}
+	if a := h.actions[pamIgnore]; a == actBad || a == actDie {
+		f.warn(fmt.Sprintf("control `%s` denies users exempt from SMS (ignore=%s): not enforced users and trusted networks cannot log in", control, a),
+			"add ignore=ignore: `[success=ok ignore=ignore default=die]`")
+	}
+	return false
+}
+
+func codeName(code int) string {
+	names := map[int]string{
+		pamSuccess: "PAM_SUCCESS", pamSystemErr: "PAM_SYSTEM_ERR", pamPermDenied: "PAM_PERM_DENIED",
+		pamAuthErr: "PAM_AUTH_ERR", pamAuthinfoUnavail: "PAM_AUTHINFO_UNAVAIL",
+		pamUserUnknown: "PAM_USER_UNKNOWN", pamIgnore: "PAM_IGNORE",
+	}
+	if n, ok := names[code]; ok {
+		return n
+	}
+	return fmt.Sprintf("PAM code %d", code)
+}
+
+// skipServiceFile reports names in a pam.d directory that are not services:
+// backups and package manager leftovers.
+func skipServiceFile(name string) bool {
+	for _, suffix := range []string{backupSuffix, "~", ".bak", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".rpmnew", ".rpmsave", ".rpmorig"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return strings.HasPrefix(name, ".")
+}
+
+// smsStack is a service file that names pam_sms.so.
+type smsStack struct {
+	name  string    // file name in the pam directory
+	lines []pamLine // its own lines that name pam_sms.so
+}
+
+// findSMSStacks lists the files of dir that name pam_sms.so, in name order.
+func findSMSStacks(r *stackReader) ([]smsStack, error) {
+	entries, err := os.ReadDir(r.dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the PAM directory: %w", err)
+	}
+	var stacks []smsStack
+	for _, e := range entries {
+		if skipServiceFile(e.Name()) {
+			continue
+		}
+		info, err := os.Stat(filepath.Join(r.dir, e.Name()))
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		lines, err := r.read(e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", filepath.Join(r.dir, e.Name()), err)
+		}
+		s := smsStack{name: e.Name()}
+		for _, l := range lines {
+			if l.isSMS() {
+				s.lines = append(s.lines, l)
+			}
+		}
+		if len(s.lines) > 0 {
+			stacks = append(stacks, s)
+		}
+	}
+	return stacks, nil
+}
+
+// checkStack checks every pam_sms line of one service file.
+func checkStack(r *stackReader, s smsStack, keyStep string) []item {
+	var items []item
+	for _, l := range s.lines {
+		if !l.isAuth() {
+			items = append(items, item{Status: statusFail, Check: "stack " + l.where(),
+				Message: fmt.Sprintf("pam_sms.so only authenticates; as a %s line libpam finds no function for it and the %s step fails", l.Type, l.Type),
+				Fix:     "remove the line; pam_sms.so belongs in the auth stack only"})
+		}
+	}
+	hs, err := r.authStack(s.name)
+	if err != nil {
+		return append(items, item{Status: statusFail, Check: "stack " + s.name, Message: err.Error()})
+	}
+	if s.name != "sshd" {
+		keyStep = ""
+	}
+	for i, h := range hs {
+		if h.kind == kindSMS && h.line.File == filepath.Join(r.dir, s.name) {
+			items = append(items, checkSMSHandler(hs, i, keyStep))
+		}
+	}
+	return items
+}

@@ -13,7 +13,9 @@ MOD_CFLAGS  := -std=c99 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC \
 MOD_LDFLAGS := -shared -Wl,-z,relro,-z,now -Wl,--version-script=pam_sms/pam_sms.map \
                -Wl,-soname,pam_sms.so -lpam
 GO_LDFLAGS  := -s -w -linkmode=external -extldflags=-Wl,-z,relro,-z,now
-GO_BUILD    := CGO_ENABLED=1 $(GO) build -trimpath -buildmode=pie -ldflags '$(GO_LDFLAGS)'
+# cgo (NSS for users and groups) compiled with the same hardening as the module.
+GO_CFLAGS   := -O2 -g -fstack-protector-strong -fstack-clash-protection -D_FORTIFY_SOURCE=2
+GO_BUILD    := CGO_ENABLED=1 CGO_CFLAGS='$(GO_CFLAGS)' $(GO) build -trimpath -buildmode=pie -ldflags '$(GO_LDFLAGS)'
 
 .PHONY: all build deps test test-unit test-integration demo clean FORCE
 
@@ -29,10 +31,12 @@ $(BUILD)/pam_sms.so: pam_sms/pam_sms.c pam_sms/pam_sms.map
 $(BUILD)/pam-sms-helper: FORCE
 	@mkdir -p $(BUILD)
 	$(GO_BUILD) -o $@ ./helper
+	objcopy --remove-section=.comment $@
 
 $(BUILD)/pam-sms: FORCE
 	@mkdir -p $(BUILD)
 	$(GO_BUILD) -o $@ ./cmd/pam-sms
+	objcopy --remove-section=.comment $@
 
 # Installs what a fresh machine lacks (Debian packages); a no-op when all is there.
 deps:

@@ -2,7 +2,10 @@
 # Installs the Debian packages that building and testing need, when they are missing.
 set -eu
 need=""
-for p in gcc libpam0g-dev openssh-server tmux pamtester util-linux; do
+# Build: gcc libpam0g-dev. Tests: openssh-server tmux pamtester util-linux (e2e);
+# lintian rpm rpm2cpio cpio rpmlint python3-magic mmdebstrap (test/packaging).
+for p in gcc libpam0g-dev openssh-server tmux pamtester util-linux \
+	lintian rpm rpm2cpio cpio rpmlint python3-magic mmdebstrap; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need="$need $p"
 done
 [ -z "$need" ] && exit 0

@@ -23,20 +23,25 @@ all: build
 
 build: $(BUILD)/pam_sms.so $(BUILD)/pam-sms-helper $(BUILD)/pam-sms
 
+# Binaries are written under a temporary name and renamed, so that a rebuild
+# never rewrites a file a running login or test is executing.
 $(BUILD)/pam_sms.so: pam_sms/pam_sms.c pam_sms/pam_sms.map
 	@mkdir -p $(BUILD)
-	$(CC) $(MOD_CFLAGS) -o $@ pam_sms/pam_sms.c $(MOD_LDFLAGS)
-	strip --strip-unneeded --remove-section=.comment $@
+	$(CC) $(MOD_CFLAGS) -o $@.tmp pam_sms/pam_sms.c $(MOD_LDFLAGS)
+	strip --strip-unneeded --remove-section=.comment $@.tmp
+	mv -f $@.tmp $@
 
 $(BUILD)/pam-sms-helper: FORCE
 	@mkdir -p $(BUILD)
-	$(GO_BUILD) -o $@ ./helper
-	objcopy --remove-section=.comment $@
+	$(GO_BUILD) -o $@.tmp ./helper
+	objcopy --remove-section=.comment $@.tmp
+	mv -f $@.tmp $@
 
 $(BUILD)/pam-sms: FORCE
 	@mkdir -p $(BUILD)
-	$(GO_BUILD) -o $@ ./cmd/pam-sms
-	objcopy --remove-section=.comment $@
+	$(GO_BUILD) -o $@.tmp ./cmd/pam-sms
+	objcopy --remove-section=.comment $@.tmp
+	mv -f $@.tmp $@
 
 # Installs what a fresh machine lacks (Debian packages); a no-op when all is there.
 deps:

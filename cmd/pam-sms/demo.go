@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -139,10 +137,22 @@ func writeServiceDir(dir, service, stack string) error {
 func demoLogin(env *cliEnv, pamDir, userName string, sim *simulator) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	in := bufio.NewReader(env.Stdin)
-	f, isFile := env.Stdin.(*os.File)
-	interactive := isFile && term.IsTerminal(int(f.Fd()))
-	conv := pam.ConversationFunc(func(s pam.Style, msg string) (string, error) {
+	conv := newTerminalConv(env)
+	if f, ok := env.Stdin.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		conv = simulatorConv(env, sim)
+	}
+	tx, err := pam.StartConfDir("pam-sms-demo", userName, conv, pamDir)
+	if err != nil {
+		return fmt.Errorf("pam_start: %w", err)
+	}
+	defer tx.End()
+	return tx.Authenticate(0)
+}
+
+// simulatorConv answers every prompt with the code the simulator received,
+// so that the demo also runs where nobody can type (CI, a pipe).
+func simulatorConv(env *cliEnv, sim *simulator) pam.ConversationFunc {
+	return func(s pam.Style, msg string) (string, error) {
 		switch s {
 		case pam.TextInfo:
 			fmt.Fprintln(env.Stdout, msg)
@@ -152,28 +162,13 @@ func demoLogin(env *cliEnv, pamDir, userName string, sim *simulator) error {
 			return "", nil
 		}
 		fmt.Fprint(env.Stdout, msg)
-		if !interactive {
-			code, err := sim.lastCode(15 * time.Second)
-			if err != nil {
-				return "", err
-			}
-			fmt.Fprintf(env.Stdout, "%s   (standard input is not a terminal: answered with the code the simulator received)\n", code)
-			return code, nil
+		code, err := sim.lastCode(15 * time.Second)
+		if err != nil {
+			return "", err
 		}
-		if s == pam.PromptEchoOff {
-			b, err := term.ReadPassword(int(f.Fd()))
-			fmt.Fprintln(env.Stdout)
-			return string(b), err
-		}
-		line, err := in.ReadString('\n')
-		return strings.TrimRight(line, "\r\n"), err
-	})
-	tx, err := pam.StartConfDir("pam-sms-demo", userName, conv, pamDir)
-	if err != nil {
-		return fmt.Errorf("pam_start: %w", err)
+		fmt.Fprintf(env.Stdout, "%s   (standard input is not a terminal: answered with the code the simulator received)\n", code)
+		return code, nil
 	}
-	defer tx.End()
-	return tx.Authenticate(0)
 }
 
 // simulator is a stand-in SMS gateway on loopback that prints what it gets.

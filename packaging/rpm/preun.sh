@@ -4,34 +4,45 @@
 # login through that stack would fail. Nothing is done on upgrade.
 [ "$1" -eq 0 ] || exit 0
 
-# If our authselect vendor profile is active, switch back to the profile
-# that was active before ("pam-sms enable" records it), else to "local"
-# (authselect >= 1.3) or "sssd"; the enabled features are kept where the
-# target profile knows them.
+# If our authselect vendor profile is active, select another one. The
+# administrator selected ours by hand and nothing records what was active
+# before ("pam-sms enable" never runs authselect), so choose the profile
+# that keeps the most logins working: ours serves local users only (nsswitch
+# "files", pam_unix), exactly like "local" (authselect >= 1.5) and "minimal"
+# (authselect 1.2 to 1.4), which need no daemon. "sssd" comes last: its
+# stacks and nsswitch.conf rely on pam_sss and a configured sssd. The
+# enabled features are kept where the target profile knows them.
 if command -v authselect >/dev/null 2>&1; then
 	current=$(authselect current --raw 2>/dev/null || :)
 	profile=${current%% *}
 	features=""
 	[ "$profile" = "$current" ] || features=${current#* }
 	if [ "$profile" = "pam-sms" ]; then
-		previous=""
-		if [ -f /var/lib/pam-sms/authselect.previous ]; then
-			previous=$(head -n 1 /var/lib/pam-sms/authselect.previous)
-		fi
 		restored=""
-		for target in "$previous" local sssd; do
-			[ -n "$target" ] || continue
-			[ "${target%% *}" != "pam-sms" ] || continue
+		for target in local minimal sssd; do
 			# shellcheck disable=SC2086 # features are separate words
-			if authselect select $target $features >/dev/null 2>&1 ||
-				authselect select $target >/dev/null 2>&1; then
+			if authselect select "$target" $features >/dev/null 2>&1 ||
+				authselect select "$target" >/dev/null 2>&1; then
 				restored=$target
 				break
 			fi
 		done
-		if [ -z "$restored" ]; then
+		if [ -n "$restored" ]; then
+			echo "pam_sms: authselect profile pam-sms replaced by \"$restored\";" \
+				"check it with: authselect current" >&2
+		else
+			# authselect refused every profile (e.g. files edited by
+			# hand). Without the module file, the pam_sms.so lines of
+			# our profile would fail every login, so delete them; the
+			# rest stays right (a right password jumps over pam_deny to
+			# pam_permit, a wrong one ends at pam_deny).
+			for f in /etc/authselect/system-auth /etc/authselect/password-auth; do
+				[ -f "$f" ] || continue
+				sed -i '/^[[:space:]]*auth[[:space:]].*[[:space:]]pam_sms\.so\([[:space:]]\|$\)/d' "$f" || :
+			done
 			echo "pam_sms: could not switch authselect away from profile pam-sms;" \
-				"select another profile before logging out" >&2
+				"removed its pam_sms.so lines from /etc/authselect; select" \
+				"another profile (authselect select ... --force) before logging out" >&2
 		fi
 	fi
 fi

@@ -294,6 +294,9 @@ func TestParseErrors(t *testing.T) {
 		{"code_unknown", base + "[code]\nlength = 6\n", []string{`4: code.length: unknown key`}},
 
 		// [gateway]
+		// Never echoed: the user info is a credential.
+		{"url_userinfo", "[gateway]\nurl = \"https://id:secret@gw.example/send\"\n", []string{
+			`2: gateway.url: must not hold user:password@; use id and password_file`}},
 		{"url_relative", "[gateway]\nurl = \"gw.example/send\"\n", []string{
 			`2: gateway.url: must be an absolute https URL such as "https://gateway.example/send"`}},
 		{"url_no_host", "[gateway]\nurl = \"https:///send\"\n", []string{
@@ -365,10 +368,11 @@ func TestParseErrors(t *testing.T) {
 		// [limits]
 		{"window_low", base + "[limits]\nwindow = \"30s\"\n", []string{`4: limits.window: must be between 1m and 1h, not "30s"`}},
 		{"window_high", base + "[limits]\nwindow = \"2h\"\n", []string{`4: limits.window: must be between 1m and 1h, not "2h"`}},
-		{"per_user_negative", base + "[limits]\nper_user = -1\n", []string{`4: limits.per_user: must be 0 or more, not -1`}},
+		{"per_user_negative", base + "[limits]\nper_user = -1\n", []string{`4: limits.per_user: must be between 0 and 10000, not -1`}},
 		{"per_number_string", base + "[limits]\nper_number = \"5\"\n", []string{`4: limits.per_number: must be an integer, not a string`}},
 		{"per_host_float", base + "[limits]\nper_host = 1.5\n", []string{`4: limits.per_host: must be an integer, not a float`}},
-		{"daily_negative", base + "[limits]\ndaily = -10\n", []string{`4: limits.daily: must be 0 or more, not -10`}},
+		{"per_user_too_large", base + "[limits]\nper_user = 10001\n", []string{`4: limits.per_user: must be between 0 and 10000, not 10001`}},
+		{"daily_negative", base + "[limits]\ndaily = -10\n", []string{`4: limits.daily: must be between 0 and 10000, not -10`}},
 		{"state_dir_relative", base + "[limits]\nstate_dir = \"var/lib/pam-sms\"\n", []string{
 			`4: limits.state_dir: must be an absolute path, not "var/lib/pam-sms"`}},
 		{"state_dir_unclean", base + "[limits]\nstate_dir = \"/var/lib/../lib/pam-sms/\"\n", []string{
@@ -408,7 +412,7 @@ per_host = -1
 			`4: gateway.url: required key is missing (the gateway's send URL)`,
 			`5: gateway.method: must be "POST" or "GET", not "PATCH"`,
 			`7: gateway.password_file: password and password_file are both set; keep only one`,
-			`9: limits.per_host: must be 0 or more, not -1`,
+			`9: limits.per_host: must be between 0 and 10000, not -1`,
 			`10: bogus: unknown section`,
 		}},
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/pam-sms/pam_sms/smsclient"
 )
 
 // maxQuoted bounds how much of a bad value a message repeats.
@@ -55,6 +56,9 @@ func parse(name string, data []byte, files bool) (*Config, error) {
 	if ok {
 		cfg := p.config(root)
 		cfg.Path = name
+		if len(p.problems) == 0 && files {
+			p.client(cfg)
+		}
 		if len(p.problems) == 0 {
 			return cfg, nil
 		}
@@ -63,6 +67,15 @@ func parse(name string, data []byte, files bool) (*Config, error) {
 		return p.problems[i].Line < p.problems[j].Line
 	})
 	return nil, &Error{Path: name, Problems: p.problems}
+}
+
+// client builds the gateway client once, as the helper will at login, so
+// that a config Load accepts can never fail there: whatever smsclient refuses
+// is a problem here too (pam-sms check shows it, not a denied login).
+func (p *parser) client(cfg *Config) {
+	if _, err := smsclient.New(cfg.Gateway.Config); err != nil {
+		p.problems = append(p.problems, Problem{Key: "gateway", Msg: redact(err.Error())})
+	}
 }
 
 // decode parses the TOML text into the root section.

@@ -239,6 +239,8 @@ func (p *parser) url(s section) string {
 	switch {
 	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
 		p.addKey(s, "url", "must be an absolute https URL such as \"https://gateway.example/send\"")
+	case u.User != nil:
+		p.addKey(s, "url", "must not hold user:password@; use id and password_file")
 	case u.Scheme == "https":
 	case u.Scheme == "http":
 		if !isLoopback(u.Hostname()) {
@@ -414,10 +416,10 @@ func (p *parser) extra(s section, f smsclient.Fields) map[string]string {
 func (p *parser) limits(s section) Limits {
 	l := Limits{Limits: limits.Limits{
 		Window:    p.duration(s, "window", 15*time.Minute, time.Minute, time.Hour),
-		PerUser:   p.integer(s, "per_user", 5, 0, -1),
-		PerNumber: p.integer(s, "per_number", 5, 0, -1),
-		PerHost:   p.integer(s, "per_host", 20, 0, -1),
-		Daily:     p.integer(s, "daily", 0, 0, -1),
+		PerUser:   p.integer(s, "per_user", 5, 0, limits.MaxLimit),
+		PerNumber: p.integer(s, "per_number", 5, 0, limits.MaxLimit),
+		PerHost:   p.integer(s, "per_host", 20, 0, limits.MaxLimit),
+		Daily:     p.integer(s, "daily", 0, 0, limits.MaxLimit),
 	}}
 	dir, ok := p.str(s, "state_dir", DefaultStateDir)
 	switch {

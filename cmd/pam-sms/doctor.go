@@ -285,7 +285,7 @@ func (d *doctor) sshd() (sshdConfig, item) {
 	}
 	if err != nil {
 		return nil, item{Status: statusWarn, Check: "sshd", Message: "cannot read the effective settings: " + err.Error(),
-			Fix: "run sshd -T as root and compare with " + installedDropIn}
+			Fix: "run sshd -T as root and compare with " + installedDropIn()}
 	}
 	c := parseSshdT(out)
 	return c, c.check()

@@ -30,7 +30,8 @@ into DIR/<service> right after the password step (after "@include
 common-auth" or "auth requisite pam_unix.so"). The file is replaced
 atomically with the same mode and owner, the previous content is kept as
 <file>.pam-sms.bak, and "pam-sms disable" removes exactly the marked lines.
-It refuses a stack that already names pam_sms.so, and a stack whose password
+A stack that already names pam_sms.so is left as it is. It refuses a stack
+that gets pam_sms.so through an included file, and a stack whose password
 step is "auth include" or "auth substack" (RHEL password-auth): there the
 line would be skipped or cost an SMS for every wrong password; use the
 authselect profile pam-sms or explicit lines instead (pam_sms(8)).
@@ -409,7 +410,7 @@ func runDisable(ctx context.Context, env *cliEnv, c *command, args []string) err
 // printSshdAdvice prints the drop-in and what sshd -T says against it.
 func printSshdAdvice(ctx context.Context, env *cliEnv, h *host) {
 	fmt.Fprintf(env.Stdout, "\nSSH logins need this drop-in as %s (also in %s), then reload sshd:\n\n%s\n",
-		dropInPath, installedDropIn, strings.TrimRight(sshdDropIn, "\n"))
+		dropInPath, installedDropIn(), strings.TrimRight(sshdDropIn, "\n"))
 	out, err := h.SshdT(ctx)
 	if err != nil {
 		fmt.Fprintf(env.Stdout, "\nCould not read sshd's effective settings (%v); check with: sshd -T | grep -Ei 'usepam|kbdinteractive|passwordauth|authenticationmethods'\n", err)

@@ -23,11 +23,25 @@ const (
 	defaultHelper    = "/usr/libexec/pam-sms/pam-sms-helper"
 	pamAuthUpdate    = "/usr/sbin/pam-auth-update"
 	pamConfigsSMS    = "/usr/share/pam-configs/sms"
-	installedDropIn  = "/usr/share/doc/libpam-sms/examples/10-pam-sms.conf"
 	helperGroup      = "pam-sms"
 	commandTimeout   = 30 * time.Second
 	pamAuthUpdateArg = "sms" // the profile name, as packaged (packaging/pam-configs/sms)
 )
+
+// installedDropIn is where the package put the sshd drop-in: the .deb and the
+// .rpm follow their own documentation layouts.
+func installedDropIn() string {
+	paths := []string{
+		"/usr/share/doc/libpam-sms/examples/10-pam-sms.conf", // deb
+		"/usr/share/doc/pam_sms/10-pam-sms.conf",             // rpm
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return paths[0]
+}
 
 // host is the machine the commands inspect and change. realHost describes
 // this machine; tests build their own so that they never run the host's

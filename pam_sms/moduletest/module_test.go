@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -315,5 +316,25 @@ func assertFile(t *testing.T, path, want string) {
 	}
 	if string(got) != want {
 		t.Errorf("%s:\n%q\nwant:\n%q", filepath.Base(path), got, want)
+	}
+}
+
+// A host that ignores SIGCHLD (the kernel then reaps children itself, and
+// waitpid fails with ECHILD) must still get the helper's result.
+func TestHostIgnoresSIGCHLD(t *testing.T) {
+	if os.Getenv("PAM_SMS_TEST_SIGCHLD_IGN") == "1" {
+		signal.Ignore(syscall.SIGCHLD)
+		f := newFixture(t, "echo")
+		res := f.run(t, "alice", "", answerWith("4242"))
+		if res.Err != nil {
+			t.Fatalf("pam_authenticate with SIGCHLD ignored = %v, want success", res.Err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHostIgnoresSIGCHLD$", "-test.v")
+	cmd.Env = append(os.Environ(), "PAM_SMS_TEST_SIGCHLD_IGN=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestHostIgnoresSIGCHLD") {
+		t.Fatalf("child test: %v\n%s", err, out)
 	}
 }

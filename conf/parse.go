@@ -69,11 +69,12 @@ func parse(name string, data []byte, files bool) (*Config, error) {
 	return nil, &Error{Path: name, Problems: p.problems}
 }
 
-// client builds the gateway client once, as the helper will at login, so
-// that a config Load accepts can never fail there: whatever smsclient refuses
-// is a problem here too (pam-sms check shows it, not a denied login).
+// client applies smsclient's own checks, so that a config Load accepts never
+// fails when the helper builds the client at login: whatever smsclient
+// refuses is a problem here too (pam-sms check shows it, not a denied login).
+// The CA file itself was checked by the [gateway] section already.
 func (p *parser) client(cfg *Config) {
-	if _, err := smsclient.New(cfg.Gateway.Config); err != nil {
+	if err := smsclient.Check(cfg.Gateway.Config); err != nil {
 		p.problems = append(p.problems, Problem{Key: "gateway", Msg: redact(err.Error())})
 	}
 }

@@ -117,6 +117,16 @@ func New(cfg Config) (*Client, error) {
 	return newClient(cfg, d.DialContext)
 }
 
+// Check reports what New would refuse in cfg, without building the client:
+// reading the CA file and the system roots is left to New, which only the
+// logins that send a code pay for.
+func Check(cfg Config) error {
+	if _, err := checkURL(cfg.URL); err != nil {
+		return err
+	}
+	return checkConfig(cfg)
+}
+
 func newClient(cfg Config, dial dialFunc) (*Client, error) {
 	endpoint, err := checkURL(cfg.URL)
 	if err != nil {

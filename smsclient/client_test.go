@@ -845,3 +845,27 @@ func TestSendAnswerCutOff(t *testing.T) {
 		t.Errorf("Send = %+v, want Failed, 200, ERROR 20, error %q", res, want)
 	}
 }
+
+// Check and New agree: conf relies on Check to accept only configs New takes.
+func TestCheckAgreesWithNew(t *testing.T) {
+	good := Config{URL: "https://gw.example/send", Method: "POST", Timeout: time.Second,
+		Success: regexp.MustCompile("^OK"), Fields: Fields{ID: "id", Password: "pw", Number: "to", Text: "text", Sender: "origin"}}
+	for _, mut := range []func(*Config){
+		func(*Config) {},
+		func(c *Config) { c.URL = "http://gw.example/send" },
+		func(c *Config) { c.URL = "https://u:p@gw.example/send" },
+		func(c *Config) { c.Method = "post" },
+		func(c *Config) { c.Timeout = 0 },
+		func(c *Config) { c.Success = nil },
+		func(c *Config) { c.Sender = "1bad" },
+		func(c *Config) { c.Extra = map[string]string{"to": "x"} },
+	} {
+		cfg := good
+		mut(&cfg)
+		_, errNew := New(cfg)
+		errCheck := Check(cfg)
+		if (errNew == nil) != (errCheck == nil) || (errNew != nil && errNew.Error() != errCheck.Error()) {
+			t.Errorf("Check = %v, New = %v for %+v", errCheck, errNew, cfg)
+		}
+	}
+}

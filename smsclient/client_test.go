@@ -2,12 +2,17 @@ package smsclient
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -868,4 +873,60 @@ func TestCheckAgreesWithNew(t *testing.T) {
 			t.Errorf("Check = %v, New = %v for %+v", errCheck, errNew, cfg)
 		}
 	}
+}
+
+// With ca_file the client verifies the chain itself: it must still check
+// the host name and refuse certificates the CA did not sign.
+func TestSendCAFileStillChecksName(t *testing.T) {
+	g := newGateway(t, true, answer(200, "OK"))
+	tests := []struct {
+		name, url string
+		ca        *x509.Certificate
+	}{
+		{"name not in the certificate", "https://wrong.example/send", g.srv.Certificate()},
+		{"certificate of another CA", "https://example.com/send", otherCA(t)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &countingDialer{route: func(int, string) string { return g.srv.Listener.Addr().String() }}
+			cfg := testConfig(tt.url)
+			cfg.CAFile = writeCAFile(t, tt.ca)
+			c, err := newClient(cfg, d.dial)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := c.Send(context.Background(), testNumber(t), testText)
+			if res.Class != Unreachable || res.Err == nil {
+				t.Fatalf("Send = %+v, want Unreachable with a certificate error", res)
+			}
+			if n := len(g.requests()); n != 0 {
+				t.Fatalf("gateway got %d requests over an unverified connection", n)
+			}
+		})
+	}
+}
+
+// otherCA makes a self-signed CA certificate for example.com that signed
+// nothing the test gateways present (httptest servers share one certificate).
+func otherCA(t *testing.T) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+		DNSNames: []string{"example.com"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }

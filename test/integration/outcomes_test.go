@@ -67,6 +67,7 @@ type outcome struct {
 	name    string
 	opts    testenv.Options
 	tls     bool   // gateway speaks HTTPS
+	noCA    bool   // with tls: ca_file not set, so the certificate is untrusted
 	reply   string // gateway answer "STATUS BODY"; "" = default 200 "100 OK"
 	down    bool   // nothing listens at the gateway URL
 	slow    bool   // the gateway answers after the client's timeout
@@ -172,6 +173,8 @@ func TestOutcomes(t *testing.T) {
 			wantErr: pam.ErrPermDenied, wantSMS: 1},
 		{name: "HTTPS gateway with ca_file", tls: true, opts: testenv.Options{Numbers: numbers},
 			answers: answers{"<code>"}, wantSMS: 1},
+		{name: "HTTPS gateway with an untrusted certificate", tls: true, noCA: true, opts: testenv.Options{Numbers: numbers},
+			wantErr: pam.ErrAuthinfoUnavail, wantSMS: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,7 +207,11 @@ func runOutcome(t *testing.T, build string, tt outcome) {
 	if user == "" {
 		user = "root"
 	}
-	conf := testenv.WriteConfig(t, t.TempDir(), testenv.Config(t, gw, tt.opts))
+	cfgGW := gw
+	if tt.noCA {
+		tt.opts.URL, cfgGW = gw.URL, nil
+	}
+	conf := testenv.WriteConfig(t, t.TempDir(), testenv.Config(t, cfgGW, tt.opts))
 	dir := testenv.ServiceDir(t, "auth required "+testenv.ModuleLine(build, conf, tt.args...)+"\n")
 	res := pamrun.Run(t, pamrun.Tx{ConfDir: dir, Service: testenv.ServiceName, User: user, Rhost: tt.rhost,
 		Answer: tt.answers.answerer(gw)})

@@ -24,6 +24,7 @@ type parser struct {
 	md       toml.MetaData
 	problems []Problem
 	files    bool // Load: open password_file and ca_file
+	lines    bool // find each key's line (only needed to report problems)
 }
 
 // node is one key of the document with its raw value and line.
@@ -50,8 +51,23 @@ type section struct {
 // lines for every key: quadratic in the size of a large [numbers] table.)
 type lineProbe chan struct{}
 
+// parse runs twice on a bad file: finding the line of every key costs more
+// than the rest of the parse together (60 %), and only problems need lines, so
+// a good file (every login) is parsed without them.
 func parse(name string, data []byte, files bool) (*Config, error) {
-	p := &parser{files: files}
+	cfg, p := parseOnce(name, data, files, false)
+	if len(p.problems) == 0 {
+		return cfg, nil
+	}
+	_, p = parseOnce(name, data, files, true)
+	sort.SliceStable(p.problems, func(i, j int) bool {
+		return p.problems[i].Line < p.problems[j].Line
+	})
+	return nil, &Error{Path: name, Problems: p.problems}
+}
+
+func parseOnce(name string, data []byte, files, lines bool) (*Config, *parser) {
+	p := &parser{files: files, lines: lines}
 	root, ok := p.decode(data)
 	if ok {
 		cfg := p.config(root)
@@ -59,14 +75,9 @@ func parse(name string, data []byte, files bool) (*Config, error) {
 		if len(p.problems) == 0 && files {
 			p.client(cfg)
 		}
-		if len(p.problems) == 0 {
-			return cfg, nil
-		}
+		return cfg, p
 	}
-	sort.SliceStable(p.problems, func(i, j int) bool {
-		return p.problems[i].Line < p.problems[j].Line
-	})
-	return nil, &Error{Path: name, Problems: p.problems}
+	return nil, p
 }
 
 // client applies smsclient's own checks, so that a config Load accepts never
@@ -120,10 +131,12 @@ func (p *parser) nodes(parent []string, prims map[string]toml.Primitive) map[str
 		n := node{path: path, key: keyString(path), name: name, prim: prim}
 		// Decoding a Primitive into any only hands over the parsed value.
 		_ = p.md.PrimitiveDecode(prim, &n.val)
-		var probe lineProbe
-		n.line = errLine(p.md.PrimitiveDecode(prim, &probe))
-		if n.line == 0 {
-			n.line = p.implicitLine(path, prim)
+		if p.lines {
+			var probe lineProbe
+			n.line = errLine(p.md.PrimitiveDecode(prim, &probe))
+			if n.line == 0 {
+				n.line = p.implicitLine(path, prim)
+			}
 		}
 		items[name] = n
 	}
@@ -211,11 +224,15 @@ func (p *parser) sub(s section, name string) section {
 	return out
 }
 
-// sorted returns the items of s in document order.
+// sorted returns the items of s in document order, which only matters for
+// the order of problems: without lines (a good file) they stay unsorted.
 func (s section) sorted() []node {
 	out := make([]node, 0, len(s.items))
 	for _, n := range s.items {
 		out = append(out, n)
+	}
+	if !slices.ContainsFunc(out, func(n node) bool { return n.line > 0 }) {
+		return out
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].line != out[j].line {

@@ -1,0 +1,18 @@
+# `make bench`: measures pam_sms beside pam_permit, pam_exec and a curl
+# script, and writes BENCHMARKS.md (issue 6). Root only; about 5 minutes on 2
+# cores. BENCH_ROWS picks rows (e.g. BENCH_ROWS=2,3); BENCH_ARGS adds flags
+# of test/bench (e.g. BENCH_ARGS=-keep). Nothing here is part of `make test`.
+
+BENCH_BUILD := $(BUILD)/bench
+BENCH_ROWS  ?= 1,2,3,4,5,6
+BENCH_ARGS  ?=
+
+.PHONY: bench
+
+bench: deps build
+	sh test/bench/deps.sh
+	@mkdir -p $(BENCH_BUILD)
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -o $(BENCH_BUILD)/pamclient test/bench/pamclient/pamclient.c -lpam
+	$(GO) build -o $(BENCH_BUILD)/pambench ./test/bench
+	$(BENCH_BUILD)/pambench -build $(CURDIR)/$(BUILD) -client $(CURDIR)/$(BENCH_BUILD)/pamclient \
+		-repo $(CURDIR) -go $(GO) -rows $(BENCH_ROWS) -out $(CURDIR)/BENCHMARKS.md $(BENCH_ARGS)

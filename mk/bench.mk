@@ -10,7 +10,8 @@ BENCH_ARGS  ?=
 .PHONY: bench
 
 bench: deps build
-	sh test/bench/deps.sh
+	# curl for the pam_exec baseline; libpam-modules for pam_permit and pam_exec.
+	sh test/deps.sh curl libpam-modules
 	@mkdir -p $(BENCH_BUILD)
 	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -o $(BENCH_BUILD)/pamclient test/bench/pamclient/pamclient.c -lpam
 	$(GO) build -o $(BENCH_BUILD)/pambench ./test/bench

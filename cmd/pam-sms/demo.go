@@ -152,23 +152,14 @@ func demoLogin(env *cliEnv, pamDir, userName string, sim *simulator) error {
 // simulatorConv answers every prompt with the code the simulator received,
 // so that the demo also runs where nobody can type (CI, a pipe).
 func simulatorConv(env *cliEnv, sim *simulator) pam.ConversationFunc {
-	return func(s pam.Style, msg string) (string, error) {
-		switch s {
-		case pam.TextInfo:
-			fmt.Fprintln(env.Stdout, msg)
-			return "", nil
-		case pam.ErrorMsg:
-			fmt.Fprintln(env.Stdout, "error: "+msg)
-			return "", nil
-		}
-		fmt.Fprint(env.Stdout, msg)
+	return conversation(env, func(pam.Style) (string, error) {
 		code, err := sim.lastCode(15 * time.Second)
 		if err != nil {
 			return "", err
 		}
 		fmt.Fprintf(env.Stdout, "%s   (standard input is not a terminal: answered with the code the simulator received)\n", code)
 		return code, nil
-	}
+	})
 }
 
 // simulator is a stand-in SMS gateway on loopback that prints what it gets.

@@ -102,12 +102,9 @@ func tryLogin(env *cliEnv, service, userName, rhost, pamDir string) error {
 	return tx.Authenticate(0)
 }
 
-// newTerminalConv answers prompts from the terminal (hidden prompts without
-// echo), or line by line from a standard input that is not a terminal.
-func newTerminalConv(env *cliEnv) pam.ConversationFunc {
-	in := bufio.NewReader(env.Stdin)
-	f, isFile := env.Stdin.(*os.File)
-	tty := isFile && term.IsTerminal(int(f.Fd()))
+// conversation shows info and error messages on env.Stdout, prints each
+// prompt and lets answer supply the reply.
+func conversation(env *cliEnv, answer func(s pam.Style) (string, error)) pam.ConversationFunc {
 	return func(s pam.Style, msg string) (string, error) {
 		switch s {
 		case pam.TextInfo:
@@ -121,6 +118,17 @@ func newTerminalConv(env *cliEnv) pam.ConversationFunc {
 			return "", fmt.Errorf("unsupported conversation style %d", s)
 		}
 		fmt.Fprint(env.Stdout, msg)
+		return answer(s)
+	}
+}
+
+// newTerminalConv answers prompts from the terminal (hidden prompts without
+// echo), or line by line from a standard input that is not a terminal.
+func newTerminalConv(env *cliEnv) pam.ConversationFunc {
+	in := bufio.NewReader(env.Stdin)
+	f, isFile := env.Stdin.(*os.File)
+	tty := isFile && term.IsTerminal(int(f.Fd()))
+	return conversation(env, func(s pam.Style) (string, error) {
 		if tty && s == pam.PromptEchoOff {
 			b, err := term.ReadPassword(int(f.Fd()))
 			fmt.Fprintln(env.Stdout)
@@ -134,7 +142,7 @@ func newTerminalConv(env *cliEnv) pam.ConversationFunc {
 			return "", fmt.Errorf("reading the answer: %w", err)
 		}
 		return strings.TrimRight(line, "\r\n"), nil
-	}
+	})
 }
 
 // pamErrorName is the C name of a PAM result, as in syslog and pam(3).

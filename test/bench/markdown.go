@@ -168,7 +168,7 @@ func atof(s string) float64 {
 }
 
 const methodSection = "## Method and how to reproduce\n\n" +
-	"`make bench` (as root, on Debian 12) installs what it lacks (gcc, libpam0g-dev, curl, util-linux), builds\n" +
+	"`make bench` (as root, on Debian 12) installs what it lacks (test/deps.sh, plus curl), builds\n" +
 	"the product (`make build`), `build/bench/pamclient` (test/bench/pamclient/pamclient.c) and\n" +
 	"`build/bench/pambench` (test/bench), and runs\n\n" +
 	"    build/bench/pambench -build build -client build/bench/pamclient -repo . -out BENCHMARKS.md\n\n" +

@@ -1,5 +1,7 @@
 package main
 
+import "github.com/pam-sms/pam_sms/smsclient"
+
 // messages are the texts the user sees, per [code] language.
 type messages struct {
 	CodeSent    string // %s = masked number
@@ -9,7 +11,9 @@ type messages struct {
 	Expired     string
 	NoNumber    string
 	Limited     string
-	Unavailable string
+	Unavailable string // gateway unreachable (network, TLS, timeout)
+	Refused     string // gateway answered with an error
+	GatewayBusy string // gateway's own spam filter or quota
 	Internal    string
 }
 
@@ -23,6 +27,8 @@ var texts = map[string]messages{
 		NoNumber:    "No mobile number is on file for you. Contact your administrator.",
 		Limited:     "Too many codes were requested. Try again later.",
 		Unavailable: "The SMS code could not be sent. Try again later.",
+		Refused:     "The SMS service did not accept the code. Try again later or contact your administrator.",
+		GatewayBusy: "The SMS service is not sending more codes right now. Try again later.",
 		Internal:    "Login by SMS code is not available. Contact your administrator.",
 	},
 	"de": {
@@ -34,8 +40,21 @@ var texts = map[string]messages{
 		NoNumber:    "Für Sie ist keine Mobilfunknummer hinterlegt. Bitte wenden Sie sich an Ihren Administrator.",
 		Limited:     "Zu viele Codes angefordert. Bitte später erneut versuchen.",
 		Unavailable: "Der SMS-Code konnte nicht gesendet werden. Bitte später erneut versuchen.",
+		Refused:     "Der SMS-Dienst hat den Code nicht angenommen. Bitte später erneut versuchen oder an Ihren Administrator wenden.",
+		GatewayBusy: "Der SMS-Dienst versendet gerade keine weiteren Codes. Bitte später erneut versuchen.",
 		Internal:    "Die Anmeldung per SMS-Code ist nicht verfügbar. Bitte wenden Sie sich an Ihren Administrator.",
 	},
+}
+
+// gatewayText is what the user is told when a send did not go out.
+func (m messages) gatewayText(c smsclient.Class) string {
+	switch c {
+	case smsclient.RateLimited:
+		return m.GatewayBusy
+	case smsclient.Failed:
+		return m.Refused
+	}
+	return m.Unavailable
 }
 
 func textsFor(language string) messages {

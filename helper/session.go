@@ -161,7 +161,7 @@ func (s *session) sendCode(cfg *conf.Config, client *smsclient.Client, store *li
 		return nil, time.Time{}, pamIgnore
 	}
 	s.log.err("denied: gateway unusable", kv...)
-	s.tell(msgs.Unavailable)
+	s.tell(msgs.gatewayText(res.Class))
 	return nil, time.Time{}, pamAuthinfoUnavail
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/smsclient"
@@ -116,5 +117,15 @@ func warnings(cfg *conf.Config) []string {
 	if cfg.Policy.FailMode == conf.FailSafe {
 		w = append(w, `policy.fail_mode: "safe" lets logins pass without a code whenever the gateway is unusable`)
 	}
+	// pam_sms.so kills the helper at its deadline (timeout=, default 360 s),
+	// so a code valid for longer can never be used after that.
+	if need := cfg.Code.Validity + cfg.Gateway.Timeout; need > moduleDefaultTimeout {
+		w = append(w, fmt.Sprintf("code.validity: %v plus gateway.timeout %v is longer than pam_sms.so's default "+
+			"deadline (%v): add timeout=%d to the pam_sms.so line of each stack",
+			cfg.Code.Validity, cfg.Gateway.Timeout, moduleDefaultTimeout, int((need+time.Minute)/time.Second)))
+	}
 	return w
 }
+
+// moduleDefaultTimeout is pam_sms.c's SMS_DEFAULT_TIMEOUT.
+const moduleDefaultTimeout = 360 * time.Second

@@ -26,9 +26,9 @@ const (
 )
 
 // Answers for the prompts, in order. "<code>" is the code of the newest SMS,
-// "<abort>" aborts the conversation, "<sleep>" waits past the module's
-// deadline, "<spaced>" is the code typed as "123 456"; anything else is
-// typed as is.
+// "<spaced>" the same typed as "123 456", "<late>" the same after a 30 s code
+// expired, "<abort>" aborts the conversation, "<sleep>" waits past the
+// module's deadline; anything else is typed as is.
 type answers []string
 
 func (a answers) answerer(gw *fakegw.Gateway) pamrun.Answerer {
@@ -42,6 +42,9 @@ func (a answers) answerer(gw *fakegw.Gateway) pamrun.Answerer {
 		case "<sleep>":
 			time.Sleep(4 * time.Second)
 			return "", nil
+		case "<late>": // the right code, after the shortest validity (30 s) ran out
+			time.Sleep(31 * time.Second)
+			fallthrough
 		case "<code>", "<spaced>":
 			if gw == nil {
 				return "", errors.New("no gateway")
@@ -140,6 +143,9 @@ func TestOutcomes(t *testing.T) {
 			answers: answers{"<abort>"}, wantErr: pam.ErrAuth, wantSMS: 1},
 		{name: "user does not answer before the module's deadline", opts: testenv.Options{Numbers: numbers},
 			args: []string{"timeout=2"}, answers: answers{"<sleep>"}, wantErr: pam.ErrAuth, wantSMS: 1},
+		{name: "code expired", opts: testenv.Options{Validity: "30s", Numbers: numbers},
+			answers: answers{"<late>"}, wantErr: pam.ErrAuth, wantSMS: 1,
+			wantSaw: []string{codeSentLine, prompt, "error: The code has expired. Log in again to get a new one."}},
 		{name: "German texts", opts: testenv.Options{Language: "de", Numbers: numbers},
 			answers: answers{"9"}, wantErr: pam.ErrAuth, wantSMS: 1,
 			wantSaw: []string{"info: Code gesendet an +49 *** ****001", "prompt-off: SMS-Code: "}},

@@ -29,6 +29,7 @@ type Options struct {
 	Language        string            // default "en"
 	URL             string            // default the gateway's URL
 	GatewayTimeout  string            // default "5s"
+	Validity        string            // default "5m"
 	Numbers         map[string]string // user -> number as an admin writes it
 	// Extra holds more lines per section ("policy", "code", "gateway",
 	// "limits"), appended verbatim; do not repeat a key set above.
@@ -61,8 +62,8 @@ func Config(t testing.TB, gw *fakegw.Gateway, o Options) string {
 	fmt.Fprintf(&b, "[policy]\ngroups = %s\ntrusted_networks = %s\ntrust_local = %t\nfail_mode = %s\nmissing_number = %s\n%s\n",
 		list(groups), list(o.TrustedNetworks), o.TrustLocal,
 		quote(orDefault(o.FailMode, "secure")), quote(orDefault(o.MissingNumber, "deny")), o.Extra["policy"])
-	fmt.Fprintf(&b, "[code]\ndigits = 6\nvalidity = \"5m\"\nattempts = %d\nresends = %d\nlanguage = %s\nmessage = %s\n%s\n",
-		orDefault(o.Attempts, 3), resends, quote(orDefault(o.Language, "en")), quote(TestMessage), o.Extra["code"])
+	fmt.Fprintf(&b, "[code]\ndigits = 6\nvalidity = %s\nattempts = %d\nresends = %d\nlanguage = %s\nmessage = %s\n%s\n",
+		quote(orDefault(o.Validity, "5m")), orDefault(o.Attempts, 3), resends, quote(orDefault(o.Language, "en")), quote(TestMessage), o.Extra["code"])
 	fmt.Fprintf(&b, "[gateway]\nurl = %s\nmethod = \"POST\"\nid = \"test-id\"\npassword = \"test-secret\"\ntimeout = %s\n",
 		quote(url), quote(orDefault(o.GatewayTimeout, "5s")))
 	if caFile != "" {

@@ -18,7 +18,8 @@ var checkCmd = &command{
 	LongHelp: `Reads the configuration exactly as pam-sms-helper does at login and prints
 every problem with its line and key: unknown keys, bad values, bad numbers or
 sender IDs, and file owner or mode problems of the config, password_file and
-ca_file. Warnings (an SMS text longer than one message) do not fail the check.
+ca_file. Warnings do not fail the check: an SMS text longer than one message,
+fail_mode "safe", and a validity that outlasts the module's default deadline.
 --json prints the same as one JSON document. Exit status 0 when the file is
 usable, 1 when any problem was found.
 
@@ -43,12 +44,12 @@ func runCheck(_ context.Context, env *cliEnv, c *command, args []string) error {
 	fs := newFlags(c, env)
 	path := fs.String("config", conf.DefaultPath, "configuration file")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(env.Stderr, "pam-sms check: unexpected arguments %q\n", fs.Args())
-		return errUsage
+	if err := wantArgs(env, c, pos, 0, 0, ""); err != nil {
+		return err
 	}
 	rep := checkReport{Path: *path, Problems: []string{}, Warnings: []string{}}
 	cfg, err := conf.Load(*path)

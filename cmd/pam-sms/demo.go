@@ -45,15 +45,15 @@ func runDemo(_ context.Context, env *cliEnv, c *command, args []string) error {
 	module := fs.String("module", "pam_sms.so", "the PAM module (bare name: libpam's module directory)")
 	helper := fs.String("helper", "/usr/libexec/pam-sms/pam-sms-helper", "the helper the module runs")
 	userName := fs.String("user", "", "user to authenticate (default: the invoking user)")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(env.Stderr, "pam-sms demo: unexpected arguments %q\n", fs.Args())
-		return errUsage
+	if err := wantArgs(env, c, pos, 0, 0, ""); err != nil {
+		return err
 	}
-	if os.Geteuid() != 0 {
-		return failf(exitProblem, "run me as root: pam_sms.so only runs a root-owned helper and the helper only reads a root-owned configuration")
+	if err := needRoot("pam_sms.so only runs a root-owned helper and the helper only reads a root-owned configuration"); err != nil {
+		return err
 	}
 	if *userName == "" {
 		u, err := user.Current()

@@ -200,8 +200,9 @@ func controlActions(control string) ([pamReturnValues + 1]action, error) {
 		a[pamSuccess], a[pamNewAuthtokReqd] = actDone, actDone
 		set(actIgnore)
 	default:
-		inner, ok := strings.CutPrefix(control, "[")
-		if inner, ok = strings.CutSuffix(inner, "]"); !ok {
+		inner, open := strings.CutPrefix(control, "[")
+		inner, closed := strings.CutSuffix(inner, "]")
+		if !open || !closed {
 			return a, fmt.Errorf("unknown control %q", control)
 		}
 		for _, kv := range strings.Fields(inner) {

@@ -484,3 +484,14 @@ func TestDoctorBrokenAndFixed(t *testing.T) {
 		}
 	})
 }
+
+func TestControlActionsRefusesMalformedControls(t *testing.T) {
+	for _, control := range []string{"requird", "success=ok]", "[success=ok", "[bogus=ok]", "[success=sideways]"} {
+		if _, err := controlActions(control); err == nil {
+			t.Errorf("controlActions(%q) accepted a malformed control", control)
+		}
+	}
+	if _, err := controlActions("[success=ok ignore=ignore default=die]"); err != nil {
+		t.Errorf("the documented control was refused: %v", err)
+	}
+}

@@ -24,9 +24,8 @@ import (
 // The throwaway Debian 12 root for install tests (never the host: dpkg -i
 // would rewrite the host's /etc/pam.d/common-*).
 const (
-	chrootSuite  = "bookworm"
-	chrootMirror = "http://deb.debian.org/debian"
-	chrootCache  = "/var/cache/pam-sms-test"
+	chrootSuite = "bookworm"
+	chrootCache = "/var/cache/pam-sms-test"
 )
 
 // chrootIncludes are the packages added to the minbase root.
@@ -41,7 +40,12 @@ var chrootEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "
 // root cannot be built (no mmdebstrap, no mirror).
 func chrootTarball(t *testing.T) string {
 	t.Helper()
-	key := sha256.Sum256([]byte(strings.Join(append([]string{chrootSuite, "minbase", chrootMirror}, chrootIncludes...), "\n")))
+	// The machine's own apt mirror: the tests name none.
+	mirror, err := debianMirror(chrootSuite)
+	if err != nil {
+		t.Skipf("install test skipped: %v", err)
+	}
+	key := sha256.Sum256([]byte(strings.Join(append([]string{chrootSuite, "minbase", mirror}, chrootIncludes...), "\n")))
 	path := filepath.Join(chrootCache, chrootSuite+"-minbase-"+hex.EncodeToString(key[:6])+".tar")
 	if _, err := os.Stat(path); err == nil {
 		return path
@@ -53,7 +57,7 @@ func chrootTarball(t *testing.T) string {
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
 	defer os.RemoveAll(tmp)
 	out, err := output("", "mmdebstrap", "--variant=minbase", "--format=tar", "--include="+strings.Join(chrootIncludes, ","),
-		chrootSuite, tmp, chrootMirror)
+		chrootSuite, tmp, mirror)
 	if err != nil {
 		t.Skipf("install test skipped: cannot build the Debian 12 chroot with mmdebstrap: %v\n%s", err, out)
 	}

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -56,7 +57,7 @@ type Config struct {
 	Timeout      time.Duration
 	Success      *regexp.Regexp
 	RateLimited  *regexp.Regexp // nil = none configured
-	CAFile       string         // extra CA bundle (PEM), added to the system roots
+	CAFile       string         // extra CA bundle (PEM), trusted besides the system bundle
 	NumberFormat NumberFormat
 	Fields       Fields
 	Extra        map[string]string
@@ -109,9 +110,10 @@ type Client struct {
 type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // New checks cfg and builds the HTTP client: TLS 1.2 or later with
-// verification always on, the system roots plus CAFile, no proxy (the
-// environment is ignored), no redirects (a 3xx answer is Failed), HTTP/1.1
-// with keep-alive.
+// verification always on, the system CA bundle plus CAFile,
+// no proxy, no redirects (a 3xx answer is Failed), HTTP/1.1 with keep-alive.
+// Nothing comes from the environment: not SSL_CERT_FILE or SSL_CERT_DIR, not
+// HTTP_PROXY or HTTPS_PROXY, since the setgid helper's caller sets those.
 func New(cfg Config) (*Client, error) {
 	d := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
 	return newClient(cfg, d.DialContext)
@@ -136,15 +138,19 @@ func newClient(cfg Config, dial dialFunc) (*Client, error) {
 		return nil, err
 	}
 	cfg.Extra = maps.Clone(cfg.Extra) // the caller may change its map while sends run
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	var extra *x509.CertPool
 	if cfg.CAFile != "" {
-		extra, err := loadCAFile(cfg.CAFile)
-		if err != nil {
+		if extra, err = loadCAFile(cfg.CAFile); err != nil {
 			return nil, err
 		}
-		// Go verifies nothing itself now; verifyChain does all of it.
-		tlsConfig.InsecureSkipVerify = true
-		tlsConfig.VerifyConnection = verifyChain(endpoint.Hostname(), extra)
+	}
+	// crypto/tls would take its roots from x509.SystemCertPool, which reads
+	// SSL_CERT_FILE and SSL_CERT_DIR. So Go verifies nothing itself;
+	// verifyChain does all of it, against CAFile and the fixed system bundle.
+	tlsConfig := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true,
+		VerifyConnection:   verifyChain(endpoint.Hostname(), extra),
 	}
 	// HTTP/1.1 only: its transport retries a request by itself only when
 	// nothing was written or the request is idempotent (see newRequest for GET),
@@ -270,28 +276,64 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// systemBundles are the CA bundles of the distributions, in crypto/x509's
+// order for Linux; the first one that holds a certificate is the system's
+// trust store. Unlike x509.SystemCertPool, no environment variable replaces
+// them, and the hashed directories (/etc/ssl/certs) are not read: every
+// supported distribution ships one of these bundles.
+var systemBundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt",                // Debian, Ubuntu
+	"/etc/pki/tls/certs/ca-bundle.crt",                  // Fedora, RHEL
+	"/etc/ssl/ca-bundle.pem",                            // openSUSE
+	"/etc/pki/tls/cacert.pem",                           // OpenELEC
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // CentOS, RHEL 7
+	"/etc/ssl/cert.pem",                                 // Alpine
+}
+
+// systemRoots is read once per process, when a certificate first needs it.
+var systemRoots = sync.OnceValues(func() (*x509.CertPool, error) {
+	return loadBundle(systemBundles)
+})
+
+// loadBundle returns the certificates of the first of paths that holds any.
+func loadBundle(paths []string) (*x509.CertPool, error) {
+	for _, p := range paths {
+		pem, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if pool := x509.NewCertPool(); pool.AppendCertsFromPEM(pem) {
+			return pool, nil
+		}
+	}
+	return nil, fmt.Errorf("smsclient: no system CA bundle (looked for %s); set ca_file", strings.Join(paths, ", "))
+}
+
 // verifyChain verifies the gateway's certificate for host against the CA file
-// and, only if that fails, against the system roots: a gateway with a private
-// CA then never pays for parsing the ~150 system roots (about 10 ms, in every
-// helper process). It checks exactly what crypto/tls would (chain, expiry,
-// server-auth usage, host name); host is the URL's, since the connection state
-// holds no name for an IP address.
+// (extra, may be nil) and, only if that fails, against the system bundle: a
+// gateway with a private CA then never pays for parsing the ~150 system roots
+// (about 10 ms, in every helper process). It checks exactly what crypto/tls
+// would (chain, expiry, server-auth usage, host name); host is the URL's,
+// since the connection state holds no name for an IP address.
 func verifyChain(host string, extra *x509.CertPool) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
 			return errors.New("smsclient: the gateway sent no certificate")
 		}
-		opts := x509.VerifyOptions{DNSName: host, Roots: extra, Intermediates: x509.NewCertPool()}
+		opts := x509.VerifyOptions{DNSName: host, Intermediates: x509.NewCertPool()}
 		for _, c := range cs.PeerCertificates[1:] {
 			opts.Intermediates.AddCert(c)
 		}
 		leaf := cs.PeerCertificates[0]
-		if _, err := leaf.Verify(opts); err == nil {
-			return nil
+		if extra != nil {
+			opts.Roots = extra
+			if _, err := leaf.Verify(opts); err == nil {
+				return nil
+			}
 		}
-		system, err := x509.SystemCertPool()
+		system, err := systemRoots()
 		if err != nil {
-			system = x509.NewCertPool()
+			return fmt.Errorf("smsclient: gateway certificate: %w", err)
 		}
 		opts.Roots = system
 		if _, err := leaf.Verify(opts); err != nil {

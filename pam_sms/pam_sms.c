@@ -8,8 +8,9 @@
  *
  * Why C and a separate process: a Go runtime does not survive sshd's fork of
  * its keyboard-interactive child (see docs/design.md). So this file starts no
- * threads, installs no signal handlers, changes no uid or gid and never
- * touches the host's signal dispositions. It waits only on its own child and
+ * threads, installs no signal handlers, changes no uid or gid of the host
+ * (only its child's, see sms_exec_child) and never touches the host's signal
+ * dispositions. It waits only on its own child and
  * bounds the whole exchange by one deadline, after which the helper is killed
  * and reaped and the login denied.
  *
@@ -131,28 +132,135 @@ sms_parse_args(pam_handle_t *pamh, int argc, const char **argv,
 }
 
 /*
- * The helper runs as root inside sshd; refuse one that anybody but root
- * could have replaced (OpenSSH safe_path() does the same for its helpers).
+ * Checks one component of the helper's path; fd is open (O_PATH) on it and
+ * the first len bytes of path name it. The helper runs as root inside sshd,
+ * so every directory from / down and the file itself must be owned by root
+ * and writable by nobody else, as OpenSSH's safe_path() requires of its
+ * helpers: otherwise whoever may write there can replace what runs.
  */
 static int
-sms_check_helper(pam_handle_t *pamh, const char *path)
+sms_check_component(pam_handle_t *pamh, const char *path, size_t len, int fd,
+    int is_file)
 {
+	const char *what = is_file ? "file" : "directory";
 	struct stat st;
 
-	if (stat(path, &st) != 0) {
-		pam_syslog(pamh, LOG_ERR, "helper %s: %m", path);
+	if (fstat(fd, &st) != 0) {
+		pam_syslog(pamh, LOG_ERR, "helper %s: %.*s: %m", path,
+		    (int)len, path);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0 ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
-	    (st.st_mode & S_IXUSR) == 0) {
-		pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: must be an "
-		    "executable regular file owned by root and writable by "
-		    "root only (mode %04o, uid %u)", path,
-		    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+	if (S_ISLNK(st.st_mode)) {
+		pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: %.*s is a "
+		    "symbolic link; the path must name the helper without any",
+		    path, (int)len, path);
+		return -1;
+	}
+	if (is_file ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode)) {
+		pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: %.*s is not "
+		    "a %s (mode %06o)", path, (int)len, path,
+		    is_file ? "regular file" : "directory",
+		    (unsigned)st.st_mode);
+		return -1;
+	}
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: %s %.*s is "
+		    "owned by uid %u with mode %04o; the helper and every "
+		    "directory above it must be owned by root and writable by "
+		    "root only", path, what, (int)len, path,
+		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (is_file && (st.st_mode & S_IXUSR) == 0) {
+		pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: not "
+		    "executable (mode %04o)", path,
+		    (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Opens the helper for fexecve and returns the descriptor (close-on-exec),
+ * or -1 after logging why not. The path is walked from / one component at a
+ * time, each opened relative to the descriptor of the directory above it
+ * with O_NOFOLLOW and checked through its own descriptor: a symbolic link
+ * anywhere is refused, and what runs is the very file checked, so there is
+ * no window between the check and the exec for a swap.
+ *
+ * O_PATH, also for the file: it needs no read permission (a screen locker
+ * runs this as the user), opens nothing (a FIFO cannot block it) and is
+ * enough for fexecve, which the kernel still checks for execute permission.
+ */
+static int
+sms_open_helper(pam_handle_t *pamh, const char *path)
+{
+	const int flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+	char name[NAME_MAX + 1];
+	const char *p = path;
+	int dirfd, fd = -1;
+
+	if (path[0] != '/' || strlen(path) >= PATH_MAX) {
+		pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: not an "
+		    "absolute path shorter than %d bytes", path, PATH_MAX);
+		return -1;
+	}
+	dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		pam_syslog(pamh, LOG_ERR, "helper %s: /: %m", path);
+		return -1;
+	}
+	if (sms_check_component(pamh, path, 1, dirfd, 0) != 0)
+		goto out;
+	for (;;) {
+		size_t len;
+		const char *end;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		end = p + len;
+		if (len == 0 ||
+		    (*end != '\0' && end[strspn(end, "/")] == '\0')) {
+			pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: the "
+			    "path does not end in a file name", path);
+			goto out;
+		}
+		if (len > NAME_MAX) {
+			pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: a "
+			    "component is longer than %d bytes", path, NAME_MAX);
+			goto out;
+		}
+		if ((len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.')) {
+			pam_syslog(pamh, LOG_ERR, "helper %s: refusing it: "
+			    "\"%.*s\" in the path", path, (int)len, p);
+			goto out;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		fd = openat(dirfd, name, flags);
+		if (fd < 0) {
+			pam_syslog(pamh, LOG_ERR, "helper %s: %.*s: %m", path,
+			    (int)(end - path), path);
+			goto out;
+		}
+		if (sms_check_component(pamh, path, (size_t)(end - path), fd,
+		    *end == '\0') != 0) {
+			close(fd);
+			fd = -1;
+			goto out;
+		}
+		if (*end == '\0')
+			break;
+		close(dirfd);
+		dirfd = fd;
+		fd = -1;
+		p = end;
+	}
+out:
+	close(dirfd);
+	return fd;
 }
 
 static long
@@ -177,13 +285,15 @@ sms_fd_above_stdio(int fd)
 	return fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
 }
 
+/* The helper's descriptor in the child, just above the standard fds. */
+#define SMS_EXEC_FD	(STDERR_FILENO + 1)
+
 /*
- * Runs in the child between fork and execve: async-signal-safe calls only,
+ * Runs in the child between fork and fexecve: async-signal-safe calls only,
  * since the host may be multithreaded (gdm, polkit).
  */
 static void
-sms_exec_child(int sock, const char *path, char *const argv[],
-    const sigset_t *empty)
+sms_exec_child(int sock, int exe, char *const argv[], const sigset_t *empty)
 {
 	static char *const envp[] = {
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
@@ -200,18 +310,37 @@ sms_exec_child(int sock, const char *path, char *const argv[],
 	if (sigprocmask(SIG_SETMASK, empty, NULL) != 0)
 		_exit(127);
 
+	/*
+	 * su and sudo run this as root for a user whose real uid they keep.
+	 * Whoever shares the real uid of a process may signal it: that user
+	 * could SIGSTOP the root-run helper while it holds shared state, or
+	 * kill it at a moment of their choosing. Root in all three uids
+	 * leaves them no say over it. (A caller that is not root, a screen
+	 * locker, cannot and need not do this: the helper then serves only
+	 * that user.)
+	 */
+	if (geteuid() == 0 && getuid() != 0 && setresuid(0, 0, 0) != 0)
+		_exit(127);
+
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		_exit(127);
+	/* None of them may sit on 0..2, where the dup2 calls would clobber it. */
 	sock = sms_fd_above_stdio(sock);
 	devnull = sms_fd_above_stdio(devnull);
-	if (sock < 0 || devnull < 0)
+	exe = sms_fd_above_stdio(exe);
+	if (sock < 0 || devnull < 0 || exe < 0)
 		_exit(127);
 	if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0 ||
 	    dup2(devnull, STDERR_FILENO) < 0)
 		_exit(127);
-	closefrom(STDERR_FILENO + 1);
-	execve(path, argv, envp);
+	/* Close-on-exec: fexecve runs the file, the helper never sees the fd. */
+	if (exe != SMS_EXEC_FD && dup3(exe, SMS_EXEC_FD, O_CLOEXEC) < 0)
+		_exit(127);
+	if (fcntl(SMS_EXEC_FD, F_SETFD, FD_CLOEXEC) != 0)
+		_exit(127);
+	closefrom(SMS_EXEC_FD + 1);
+	fexecve(SMS_EXEC_FD, argv, envp);
 	_exit(127);
 }
 
@@ -222,7 +351,7 @@ sms_spawn(pam_handle_t *pamh, const struct sms_options *opt,
 	char config_arg[PATH_MAX + 16];
 	char *argv[4];
 	sigset_t empty;
-	int sv[2], n;
+	int sv[2], n, exe;
 	pid_t pid;
 
 	n = snprintf(config_arg, sizeof(config_arg), "--config=%s", opt->config);
@@ -237,20 +366,26 @@ sms_spawn(pam_handle_t *pamh, const struct sms_options *opt,
 	if (sigemptyset(&empty) != 0)
 		return -1;
 
+	exe = sms_open_helper(pamh, opt->helper);
+	if (exe < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 		pam_syslog(pamh, LOG_ERR, "socketpair: %m");
+		close(exe);
 		return -1;
 	}
 	pid = fork();
 	if (pid < 0) {
 		pam_syslog(pamh, LOG_ERR, "fork: %m");
+		close(exe);
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
 	if (pid == 0)
-		sms_exec_child(sv[1], opt->helper, argv, &empty);
+		sms_exec_child(sv[1], exe, argv, &empty);
 
+	close(exe);
 	close(sv[1]);
 	h->pid = pid;
 	h->fd = sv[0];
@@ -408,16 +543,24 @@ out:
 	return ret;
 }
 
+/*
+ * One spelling per code: "0", or a digit 1-9 followed by digits. No sign,
+ * space or leading zero, so that no two lines mean the same result.
+ */
 static int
 sms_parse_result(const char *s, int *code)
 {
-	char *end = NULL;
-	long n;
+	long n = 0;
+	size_t i;
 
-	if (*s < '0' || *s > '9' || strlen(s) > 3)
+	if (s[0] == '\0' || (s[0] == '0' && s[1] != '\0'))
 		return -1;
-	n = strtol(s, &end, 10);
-	if (*end != '\0' || !sms_result_allowed(n))
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i == 3 || s[i] < '0' || s[i] > '9')
+			return -1;
+		n = n * 10 + (s[i] - '0');
+	}
+	if (!sms_result_allowed(n))
 		return -1;
 	*code = (int)n;
 	return 0;
@@ -593,8 +736,6 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		    pam_strerror(pamh, rc));
 		return PAM_USER_UNKNOWN;
 	}
-	if (sms_check_helper(pamh, opt.helper) != 0)
-		return PAM_SYSTEM_ERR;
 	if (sms_spawn(pamh, &opt, &h) != 0) {
 		rc = PAM_SYSTEM_ERR;
 		goto out;

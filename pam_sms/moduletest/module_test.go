@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,42 +22,79 @@ import (
 	"github.com/pam-sms/pam_sms/internal/pamrun"
 )
 
-var modulePath string // built by TestMain
+var (
+	work       string // a safe directory (see safeDir) for this process: module, stand-in, fixtures
+	modulePath string // built by TestMain
+	standInExe string // this test binary, copied where the module accepts a helper
+)
+
+// evilDir names the directory of the attacker's program in the attack
+// tests: a stand-in copy in a directory by that name leaves a trace instead
+// of playing a role, so a test sees whether it ran.
+const evilDir = "evil"
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "--config=") {
-		os.Exit(standIn(strings.TrimPrefix(os.Args[1], "--config=")))
+		role := strings.TrimPrefix(os.Args[1], "--config=")
+		// syscall.Exit, not os.Exit: built with -race, os.Exit sleeps a
+		// second (GORACE atexit_sleep_ms) before the process closes the
+		// socket, and every login would wait for it.
+		if exe, err := os.Executable(); err == nil && filepath.Base(filepath.Dir(exe)) == evilDir {
+			syscall.Exit(evil(role))
+		}
+		syscall.Exit(standIn(role))
 	}
 	if os.Geteuid() != 0 {
 		fmt.Println("pam_sms module tests: skipped, they need root (the module only execs a root-owned helper)")
 		os.Exit(0)
 	}
-	dir, err := os.MkdirTemp("", "pam_sms-module-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	code := 1
+	if err := setUp(); err != nil {
+		fmt.Fprintln(os.Stderr, "pam_sms module tests:", err)
+	} else {
+		code = m.Run()
 	}
-	modulePath = filepath.Join(dir, "pam_sms.so")
+	if work != "" {
+		os.RemoveAll(work)
+	}
+	os.Exit(code)
+}
+
+// setUp builds the module and copies this binary, the stand-in helper, into
+// a safe directory: the module refuses a helper under /tmp (world-writable),
+// where go test keeps its binaries.
+func setUp() error {
+	var err error
+	if work, err = safeDir(safeBase, "moduletest-"); err != nil {
+		return err
+	}
+	modulePath = filepath.Join(work, "pam_sms.so")
 	// The Makefile's warning flags; -O0 -g so a failure can be debugged.
 	cc := exec.Command("cc", "-std=c99", "-D_GNU_SOURCE", "-O0", "-g", "-Wall", "-Wextra", "-Werror",
 		"-fPIC", "-shared", "-Wl,--version-script=../pam_sms.map", "-o", modulePath, "../pam_sms.c", "-lpam")
 	if out, err := cc.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building pam_sms.so: %v\n%s", err, out)
-		os.Exit(1)
+		return fmt.Errorf("building pam_sms.so: %v\n%s", err, out)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	standInExe = filepath.Join(work, "helper")
+	return copyFile(self, standInExe, 0o755)
 }
 
 // standIn plays the helper. The role file holds the role and a directory
-// for its observations.
+// for its observations. Before anything else it notes which descriptors it
+// was given and its uids, for the tests to check.
 func standIn(roleFile string) int {
+	fds := openFiles() // before the first os.Open creates the runtime's poller fds
 	b, err := os.ReadFile(roleFile)
 	if err != nil {
 		return 100
 	}
 	role, out, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	os.WriteFile(filepath.Join(out, "fds"), []byte(fds), 0o600)
+	os.WriteFile(filepath.Join(out, "uids"), []byte(uids()), 0o600)
 	r := bufio.NewReader(os.Stdin)
 	w := os.Stdout
 	readRequest := func() []string {
@@ -72,12 +110,19 @@ func standIn(roleFile string) int {
 			}
 		}
 	}
+	// forever writes s until the module stops reading (a write error).
+	forever := func(s string) {
+		for {
+			if _, err := fmt.Fprint(w, s); err != nil {
+				return
+			}
+		}
+	}
 	switch {
 	case role == "echo":
 		req := readRequest()
 		os.WriteFile(filepath.Join(out, "request"), []byte(strings.Join(req, "\n")), 0o600)
 		os.WriteFile(filepath.Join(out, "env"), []byte(strings.Join(os.Environ(), "\n")), 0o600)
-		os.WriteFile(filepath.Join(out, "fds"), []byte(openFiles()), 0o600)
 		os.WriteFile(filepath.Join(out, "args"), []byte(strings.Join(os.Args[1:], "\n")), 0o600)
 		fmt.Fprint(w, "info hello\nprompt_echo_off Code: \n")
 		resp, _ := r.ReadString('\n')
@@ -86,38 +131,115 @@ func standIn(roleFile string) int {
 		} else {
 			fmt.Fprint(w, "error wrong\nresult 7\n")
 		}
+	case role == "mark": // leaves a trace that it ran
+		readRequest()
+		os.WriteFile(filepath.Join(out, "ran"), nil, 0o600)
+		fmt.Fprint(w, "result 0\n")
 	case role == "hang":
 		readRequest()
 		time.Sleep(time.Hour)
 	case role == "noresult":
 		readRequest()
+	case role == "exit":
+		// Gone before the module sends the request.
 	case role == "crash":
 		readRequest()
 		panic("stand-in helper crashes")
 	case strings.HasPrefix(role, "say:"):
 		readRequest()
-		fmt.Fprint(w, strings.NewReplacer(`\n`, "\n", `\r`, "\r").Replace(strings.TrimPrefix(role, "say:")))
+		fmt.Fprint(w, strings.NewReplacer(`\n`, "\n", `\r`, "\r", `\0`, "\x00").Replace(strings.TrimPrefix(role, "say:")))
 		time.Sleep(time.Hour) // the module must not wait for the exit
+	case strings.HasPrefix(role, "sayexit:"):
+		readRequest()
+		fmt.Fprint(w, strings.NewReplacer(`\n`, "\n").Replace(strings.TrimPrefix(role, "sayexit:")))
 	case role == "longline":
 		readRequest()
 		fmt.Fprint(w, "info "+strings.Repeat("a", 2000)+"\n")
 		time.Sleep(time.Hour)
+	case role == "endless": // one line that never ends
+		readRequest()
+		fmt.Fprint(w, "info ")
+		forever(strings.Repeat("a", 4096))
+	case role == "flood":
+		readRequest()
+		forever("info flood\n")
+	case role == "promptflood": // asks forever
+		readRequest()
+		for {
+			if _, err := fmt.Fprint(w, "prompt_echo_off Code: \n"); err != nil {
+				break
+			}
+			if _, err := r.ReadString('\n'); err != nil {
+				break
+			}
+		}
+	case role == "promptdeaf": // asks forever, never reads the answers
+		readRequest()
+		forever("prompt_echo_off Code: \n")
+	case role == "resultflood":
+		readRequest()
+		fmt.Fprint(w, "result 0\n")
+		forever("info after the result\n")
 	default:
 		return 101
 	}
 	return 0
 }
 
-// openFiles lists what fds 3 and up point at (fd 0-2 are the socket and /dev/null).
+// evil is what an attacker's program would do: leave a trace and let the login in.
+func evil(roleFile string) int {
+	os.WriteFile(filepath.Join(filepath.Dir(roleFile), "evil-ran"), nil, 0o644)
+	fmt.Print("result 0\n")
+	return 0
+}
+
+// openFiles lists the process's descriptors as "N TARGET" lines, without
+// the one it lists them through and without the cgroup CPU limit files the
+// Go runtime opens for itself before main (to follow the limit with
+// GOMAXPROCS). It runs first thing in the stand-in, with raw system calls,
+// so that it shows what the module passed on.
 func openFiles() string {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var s []string
-	for _, e := range ents {
-		if t, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil {
-			s = append(s, e.Name()+" "+t)
+	dir, err := syscall.Open("/proc/self/fd", syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	defer syscall.Close(dir)
+	var names []string
+	buf := make([]byte, 4096)
+	for {
+		n, err := syscall.ReadDirent(dir, buf)
+		if err != nil {
+			return "error: " + err.Error()
 		}
+		if n == 0 {
+			break
+		}
+		_, _, names = syscall.ParseDirent(buf[:n], -1, names)
+	}
+	var s []string
+	for _, name := range names {
+		if name == strconv.Itoa(dir) {
+			continue
+		}
+		t, _ := os.Readlink("/proc/self/fd/" + name)
+		if strings.HasPrefix(t, "/sys/fs/cgroup/") {
+			continue
+		}
+		s = append(s, name+" "+t)
 	}
 	return strings.Join(s, "\n")
+}
+
+// uids returns the "Uid:" line of /proc/self/status: real, effective, saved
+// and filesystem uid.
+func uids() string {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Uid:"); ok {
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return "?"
 }
 
 type fixture struct {
@@ -137,11 +259,7 @@ func newFixture(t *testing.T, role string, moduleArgs ...string) fixture {
 	if err := os.WriteFile(f.role, []byte(role+"\n"+f.out), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{"config=" + f.role, "helper=" + self}, moduleArgs...)
+	args := append([]string{"config=" + f.role, "helper=" + standInExe}, moduleArgs...)
 	stack := "auth required " + modulePath + " " + strings.Join(args, " ") + "\n"
 	for name, body := range map[string]string{
 		f.service: stack,
@@ -201,21 +319,7 @@ func TestRelay(t *testing.T) {
 				"user alice\nrhost 192.0.2.7\nservice sms-module-test\ntty \nend ")
 			assertFile(t, filepath.Join(f.out, "env"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLANG=C.UTF-8")
 			assertFile(t, filepath.Join(f.out, "args"), "--config="+f.role+"\n--debug")
-			fds, _ := os.ReadFile(filepath.Join(f.out, "fds"))
-			for _, l := range strings.Split(string(fds), "\n") {
-				n, target, _ := strings.Cut(l, " ")
-				if n == "0" || n == "1" {
-					if !strings.HasPrefix(target, "socket:") {
-						t.Errorf("fd %s is %s, want the socket", n, target)
-					}
-				}
-				if n == "2" && target != "/dev/null" {
-					t.Errorf("fd 2 is %s, want /dev/null", target)
-				}
-				if strings.Contains(target, "leak-marker") {
-					t.Errorf("the helper inherited fd %s -> %s", n, target)
-				}
-			}
+			assertStdFds(t, f.out)
 		})
 	}
 }
@@ -252,6 +356,7 @@ func TestBrokenHelper(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // several wait out a deadline
 			f := newFixture(t, tt.role, tt.args...)
 			res := f.run(t, "alice", "", answerWith("4242"))
 			if !errors.Is(res.Err, tt.wantErr) {
@@ -305,6 +410,32 @@ func TestUnsafeHelperIsNotRun(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a world-writable helper was executed")
+	}
+}
+
+// assertStdFds checks the descriptors the stand-in found at its start
+// (openFiles): the socket on 0 and 1, /dev/null on 2 and nothing else, so
+// neither a descriptor of the host nor the one the module executed the
+// helper through reached it.
+func assertStdFds(t *testing.T, out string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "fds"))
+	if err != nil {
+		t.Fatalf("the stand-in helper left no fd list: %v", err)
+	}
+	var got []string
+	for _, l := range strings.Split(string(b), "\n") {
+		n, target, _ := strings.Cut(l, " ")
+		got = append(got, n)
+		switch {
+		case (n == "0" || n == "1") && !strings.HasPrefix(target, "socket:"):
+			t.Errorf("fd %s is %s, want the socket", n, target)
+		case n == "2" && target != "/dev/null":
+			t.Errorf("fd 2 is %s, want /dev/null", target)
+		}
+	}
+	if strings.Join(got, " ") != "0 1 2" {
+		t.Errorf("the helper started with fds:\n%s\nwant only 0, 1 and 2", b)
 	}
 }
 

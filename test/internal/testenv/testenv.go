@@ -54,6 +54,9 @@ func RepoRoot(t testing.TB) string {
 
 // BuildDir returns the absolute build directory: $PAM_SMS_BUILD, else
 // <repo>/build. It fails the test when pam_sms.so or pam-sms-helper is missing.
+// When pam_sms.so would refuse the helper there (a clone under /tmp, a
+// group-writable directory: see unsafePath), it returns a directory in
+// SafeBase with copies of both, made once per test process.
 func BuildDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("PAM_SMS_BUILD")
@@ -69,7 +72,7 @@ func BuildDir(t testing.TB) string {
 			t.Fatalf("testenv: %s missing in %s (run `make build`, or set PAM_SMS_BUILD): %v", f, dir, err)
 		}
 	}
-	return dir
+	return safeBuild(t, dir)
 }
 
 // ModuleLine returns the module path and arguments that replace "pam_sms.so" in

@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/pam-sms/pam_sms/smsclient"
 )
 
-// FuzzParse: Parse never panics, an error is always a non-empty *Error, and an
-// accepted config holds only values within the documented ranges.
+// FuzzParse: Parse never panics, an error is always a non-empty *Error, an
+// accepted config holds only values within the documented ranges, and the
+// nesting pre-scan agrees with the decoder (see checkNesting).
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte(fullConfig))
@@ -23,7 +26,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(base + "[numbers]\nalice.x = 1\n\"a b\" = \"+49 172 1\"\n"))
 	f.Add([]byte(base + "[code]\nmessage = \"{code}{{x}}\"\ndigits = 9223372036854775807\n"))
 	f.Add([]byte("gateway = { url = \"http://[::1]/\", fields = { id = \"to\" }, extra = { to = 1 } }\n"))
+	f.Add([]byte("[[a.b]]\n[a.b.c]\nd.e = [{f = [[1]]}, \"]]\"]\n"))
+	f.Add([]byte("x = [\n  '''[[''', \"\"\"{\\\"\"\"\"\",  # [[\n  [{'a'.\"b\" = {}}],\n]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkNesting(t, data)
 		cfg, err := Parse("fuzz.conf", data)
 		if err != nil {
 			var e *Error
@@ -42,6 +48,29 @@ func FuzzParse(f *testing.F) {
 		}
 		checkRanges(t, cfg)
 	})
+}
+
+// checkNesting: on a document the decoder accepts, the pre-scan with bound b
+// never refuses one the decoder builds at most b deep (a valid config is
+// never refused), and what it accepts is at most 2b deep: it counts a table
+// below an array of tables ("[[a]]" then "[a.b]") one level short per array.
+// Only documents within MaxNesting are decoded, to keep each run fast.
+func checkNesting(t *testing.T, data []byte) {
+	t.Helper()
+	if nestingLine(data, MaxNesting) != 0 {
+		return
+	}
+	var v map[string]any
+	if _, err := toml.Decode(string(data), &v); err != nil {
+		return
+	}
+	depth := treeDepth(v, 0)
+	for b := 1; b <= depth; b++ {
+		refused := nestingLine(data, b) != 0
+		if refused && depth <= b || !refused && depth > 2*b {
+			t.Fatalf("bound %d, decoded depth %d: refused = %v", b, depth, refused)
+		}
+	}
 }
 
 // checkRanges asserts the SPEC section 3 ranges on an accepted config.

@@ -54,7 +54,16 @@ type lineProbe chan struct{}
 // parse runs twice on a bad file: finding the line of every key costs more
 // than the rest of the parse together (60 %), and only problems need lines, so
 // a good file (every login) is parsed without them.
+//
+// Before the decoder, the size and the nesting are bounded: its cost grows
+// with the square of the depth (see MaxNesting).
 func parse(name string, data []byte, files bool) (*Config, error) {
+	if len(data) > maxConfigSize {
+		return nil, &Error{Path: name, Problems: []Problem{{Msg: fmt.Sprintf("larger than %d bytes", maxConfigSize)}}}
+	}
+	if err := CheckNesting(name, data); err != nil {
+		return nil, err
+	}
 	cfg, p := parseOnce(name, data, files, false)
 	if len(p.problems) == 0 {
 		return cfg, nil
@@ -116,11 +125,14 @@ func errorLine(data []byte, pos toml.Position) int {
 	return bytes.Count(data[:pos.Start], []byte("\n")) + 1
 }
 
+// quoted matches what a TOML syntax error quotes.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
 // redact hides the input that a TOML syntax error quotes: the broken line may
 // be the password (password = secret without quotes). The line number is left
 // to find it.
 func redact(msg string) string {
-	return regexp.MustCompile(`"(?:[^"\\]|\\.)*"`).ReplaceAllString(msg, `"..."`)
+	return quoted.ReplaceAllString(msg, `"..."`)
 }
 
 // nodes turns decoded Primitives into nodes with their values and lines.
@@ -178,13 +190,14 @@ func (p *parser) implicitLine(path []string, prim toml.Primitive) int {
 }
 
 // keyString writes a key path for messages; parts that are not bare TOML keys
-// are quoted with control characters escaped, so a key cannot forge a log line.
+// are quoted with control characters escaped, so a key cannot forge a log line,
+// and long parts are cut (see quote), so a 1 MiB key is not repeated in a log.
 func keyString(path []string) string {
 	parts := make([]string, len(path))
 	for i, k := range path {
 		parts[i] = k
-		if !isBareKey(k) {
-			parts[i] = strconv.Quote(k)
+		if !isBareKey(k) || len(k) > maxQuoted {
+			parts[i] = quote(k)
 		}
 	}
 	return strings.Join(parts, ".")

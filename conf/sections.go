@@ -455,12 +455,15 @@ func (p *parser) numbers(s section) map[string]smsclient.Number {
 	return out
 }
 
+// fourDigits finds a run of digits that may be part of a number.
+var fourDigits = regexp.MustCompile(`[0-9]{4}`)
+
 // numberMsg turns a ParseNumber error into a message that cannot carry the
 // number into a log: numbers are personal data (SPEC section 4).
 func numberMsg(err error, number string) string {
 	msg := trimPkg(err)
 	t := strings.TrimSpace(number)
-	if len(t) >= 3 && strings.Contains(msg, t) || regexp.MustCompile(`[0-9]{4}`).MatchString(msg) {
+	if len(t) >= 3 && strings.Contains(msg, t) || fourDigits.MatchString(msg) {
 		return `not a valid mobile number (use the international format, e.g. "+49 172 34567890")`
 	}
 	return msg

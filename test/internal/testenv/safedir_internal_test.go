@@ -89,6 +89,12 @@ func TestBuildDirCopiesAnUnsafeBuild(t *testing.T) {
 	if got == unsafe || !strings.HasPrefix(got, SafeBase+"/") {
 		t.Fatalf("BuildDir = %s, want a copy in %s", got, SafeBase)
 	}
+	t.Cleanup(func() { // a real build's copy stays for the process; this one need not
+		safeBuilds.Lock()
+		delete(safeBuilds.copies, unsafe)
+		safeBuilds.Unlock()
+		os.RemoveAll(got)
+	})
 	if err := unsafePath(filepath.Join(got, HelperFile), true); err != nil {
 		t.Errorf("the copy is not safe: %v", err)
 	}

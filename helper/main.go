@@ -6,56 +6,83 @@
 // the gateway secret, and write the limit state, even when the caller is not
 // root (a screen locker). Started with effective uid 0 it serves the user the
 // module names; otherwise it serves only the user whose uid it runs as, like
-// pam_unix's unix_chkpwd. It reads nothing from its environment.
+// pam_unix's unix_chkpwd. It reads nothing from its environment: started with
+// anything but the module's, it restarts itself with a clean one first.
 package main
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 
-	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/policy"
+)
+
+// Exit statuses; the module denies on any status without a result.
+const (
+	exitUsage    = 2 // arguments refused, or not started by the module
+	exitRequest  = 3 // the module's request was malformed
+	exitResult   = 4 // the result could not be sent
+	exitUnsafe   = 5 // environment or resource limits unfit to run with
+	usageMessage = "usage: pam-sms-helper [--config=PATH] [--debug] (both only as root)\n" +
+		"pam-sms-helper is started by pam_sms.so; it is not meant to be run by hand."
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	// First, before any package reads the environment.
+	if err := restartClean(os.Environ(), os.Args); err != nil {
+		log := newLogger()
+		log.err("refusing to run: the environment could not be cleared", "error", err)
+		log.close()
+		os.Exit(exitUnsafe)
+	}
+	var args []string
+	if len(os.Args) > 1 {
+		args = os.Args[1:]
+	}
+	os.Exit(run(args))
 }
 
 // run returns the process exit status. The PAM result travels on the socket;
 // the status only tells the module (and a person running this by hand) that
 // something went wrong before a result could be sent.
 func run(args []string) int {
-	fs := flag.NewFlagSet("pam-sms-helper", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	configPath := fs.String("config", conf.DefaultPath, "configuration file")
-	debug := fs.Bool("debug", false, "log each step (never codes or numbers)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: pam-sms-helper [--config=PATH] [--debug]\n"+
-			"pam-sms-helper is started by pam_sms.so; it is not meant to be run by hand.")
-		return 2
-	}
-	log := newLogger(*debug)
+	log := newLogger()
 	defer log.close()
+	root := os.Geteuid() == 0
+	opts, err := parseArgs(args, root)
+	if err != nil {
+		kv := []any{}
+		if arg, ok := loggedArg(err); ok {
+			kv = append(kv, "argument", arg)
+		}
+		log.err("refusing to run: "+err.Error(), kv...)
+		fmt.Fprintln(os.Stderr, usageMessage)
+		return exitUsage
+	}
+	log.debug = opts.debug
+	if err := raiseLimits(); err != nil {
+		log.err("refusing to run: resource limits too low", "error", err)
+		return exitUnsafe
+	}
 
 	c, err := moduleSocket()
 	if err != nil {
 		log.err("refusing to run: standard input is not the module's socket", "error", err)
 		fmt.Fprintln(os.Stderr, "pam-sms-helper is started by pam_sms.so; it is not meant to be run by hand.")
-		return 2
+		return exitUsage
 	}
 	defer c.Close()
 	mc := newConn(c)
 	req, err := mc.readRequest()
 	if err != nil {
 		log.err("denied: bad request from module", "error", err)
-		return 3
+		return exitRequest
 	}
-	s := &session{conn: mc, req: req, log: log, configPath: *configPath}
+	s := &session{conn: mc, req: req, log: log, configPath: opts.configPath, root: root, lookup: policy.LookupAccount}
 	if err := mc.result(s.serve()); err != nil {
 		log.err("sending the result to the module failed", "user", req.User, "error", err)
-		return 4
+		return exitResult
 	}
 	return 0
 }

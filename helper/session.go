@@ -28,11 +28,19 @@ type session struct {
 	req        policy.Request
 	log        *logger
 	configPath string
+	root       bool                                 // effective uid 0: the module runs in a root process
+	lookup     func(string) (policy.Account, error) // policy.LookupAccount; tests fake NSS
+	account    string                               // the name NSS resolved req.User to, once known
 }
 
-// who returns the key=value pairs that start every decision line.
+// who returns the key=value pairs that start every decision line: the name
+// asked for and, when NSS resolved it to another spelling, the account's.
 func (s *session) who(kv ...any) []any {
-	return append([]any{"user", s.req.User, "rhost", s.req.Rhost, "service", s.req.Service}, kv...)
+	w := []any{"user", s.req.User}
+	if s.account != "" && s.account != s.req.User {
+		w = append(w, "account", s.account)
+	}
+	return append(append(w, "rhost", s.req.Rhost, "service", s.req.Service), kv...)
 }
 
 // serve decides and, if needed, runs the challenge. It returns the PAM code.
@@ -44,7 +52,7 @@ func (s *session) serve() int {
 		return pamSystemErr
 	}
 	msgs := textsFor(cfg.Code.Language)
-	acct, err := policy.LookupAccount(s.req.User)
+	acct, err := s.lookup(s.req.User)
 	if errors.Is(err, policy.ErrUnknownUser) {
 		s.log.info("denied: user unknown", s.who()...)
 		return pamUserUnknown
@@ -54,11 +62,19 @@ func (s *session) serve() int {
 		s.tell(msgs.Internal)
 		return pamSystemErr
 	}
-	if err := checkCaller(acct); err != nil {
+	s.account = acct.Name
+	if err := checkCaller(acct, s.root); err != nil {
 		s.log.err("denied: "+err.Error(), s.who()...)
 		return pamAuthErr
 	}
 
+	// A caller without root chose the rhost, so a claimed address in
+	// trusted_networks exempts it. That is left as it is: such a caller can
+	// only authenticate itself (checkCaller), and the PAM_IGNORE goes back to a
+	// process it owns anyway (its screen locker, or its own run by hand), which
+	// it could as well kill or trace. What it learns is whether an address is
+	// trusted, which is not a secret worth a different policy for non-root
+	// runs than pam-sms explain shows.
 	d := policy.Decide(cfg, s.req, acct)
 	switch d.Outcome {
 	case policy.Exempt:
@@ -77,14 +93,25 @@ func (s *session) serve() int {
 
 // checkCaller enforces the unix_chkpwd rule: without root, a caller may only
 // authenticate itself, so the setgid helper cannot be used to text others.
-func checkCaller(acct policy.Account) error {
-	if os.Geteuid() == 0 {
+func checkCaller(acct policy.Account, root bool) error {
+	if root {
 		return nil
 	}
 	if uid := strconv.Itoa(os.Getuid()); acct.UID != uid {
 		return fmt.Errorf("caller uid %s may only authenticate itself", uid)
 	}
 	return nil
+}
+
+// limitHost is the per_host key. A caller without root chose the rhost it
+// sent: keying its sends on that address would let a local user spend, or
+// exhaust, the budget of a real client's host (and so lock that client out).
+// Its sends count against its own user and number only.
+func (s *session) limitHost() string {
+	if !s.root {
+		return ""
+	}
+	return s.req.Rhost
 }
 
 // tell shows an error line to the user; a failure here surfaces at the result.
@@ -125,7 +152,7 @@ func (s *session) challenge(cfg *conf.Config, number smsclient.Number, msgs mess
 // It returns the code, or nil and the PAM code to return.
 func (s *session) sendCode(cfg *conf.Config, client *smsclient.Client, store *limits.Store,
 	number smsclient.Number, msgs messages) ([]byte, time.Time, int) {
-	keys := limits.Keys{User: s.req.User, Number: number.Digits(), Host: s.req.Rhost}
+	keys := limits.Keys{User: s.account, Number: number.Digits(), Host: s.limitHost()}
 	if err := store.Take(cfg.Limits.Limits, keys, time.Now()); err != nil {
 		var exceeded *limits.ExceededError
 		if errors.As(err, &exceeded) {

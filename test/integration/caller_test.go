@@ -10,9 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pam-sms/pam_sms/test/internal/fakegw"
 	"github.com/pam-sms/pam_sms/test/internal/testenv"
@@ -88,30 +86,11 @@ type helperSession struct {
 	r   *bufio.Reader
 }
 
+// A caller without root gets only the default config, so the run happens in
+// a mount namespace where in.conf is that file (startCaller).
 func startHelperAs(t *testing.T, in setgidInstall, u *user.User) *helperSession {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours, theirs := os.NewFile(uintptr(fds[0]), "module end"), os.NewFile(uintptr(fds[1]), "helper end")
-	t.Cleanup(func() { ours.Close() })
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	cmd := exec.Command(in.helper, "--config="+in.conf)
-	cmd.Stdin, cmd.Stdout = theirs, theirs
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	theirs.Close()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	ours.SetReadDeadline(time.Now().Add(30 * time.Second))
-	return &helperSession{cmd: cmd, w: ours, r: bufio.NewReader(ours)}
+	return startCaller(t, in, u, callerRun{})
 }
 
 func (h *helperSession) send(t *testing.T, lines ...string) {

@@ -63,6 +63,15 @@ func runDemo(_ context.Context, env *cliEnv, c *command, args []string) error {
 		*userName = u.Username
 	}
 
+	// From a source tree the helper may sit below a directory the module
+	// refuses (a clone in /home or /tmp): run a copy instead.
+	helperPath, unstage, err := stageHelper(*helper)
+	if err != nil {
+		return failf(exitProblem, "%v", err)
+	}
+	defer unstage()
+	*helper = helperPath
+
 	dir, err := os.MkdirTemp("", "pam-sms-demo-")
 	if err != nil {
 		return err

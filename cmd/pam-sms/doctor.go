@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/internal/execpath"
 	"github.com/pam-sms/pam_sms/policy"
 )
 
@@ -384,6 +385,14 @@ func (d *doctor) helper(path, where string) item {
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	var f findings
+	// The module walks the path without following links and checks every
+	// directory above the helper; say so here before a login finds out.
+	if lfi, err := os.Lstat(path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		f.fail("is a symbolic link: pam_sms.so refuses to run it", "point helper= at the file itself")
+	} else if err := execpath.CheckDir(filepath.Dir(path)); err != nil {
+		f.fail(fmt.Sprintf("pam_sms.so refuses to run it: %v", err),
+			"install it under directories owned by root and writable by root only, as /usr/libexec/pam-sms/ is")
+	}
 	if st.Uid != 0 {
 		f.fail(fmt.Sprintf("owned by uid %d: pam_sms.so runs only a root-owned helper", st.Uid), fix)
 	}

@@ -408,7 +408,16 @@ func TestParsePamFile(t *testing.T) {
 // on the same machine fixed (go test -v shows both checklists).
 func TestDoctorBrokenAndFixed(t *testing.T) {
 	requireRoot(t)
-	root := t.TempDir()
+	// Under /run (root, 0755), not t.TempDir(): pam_sms.so refuses a helper
+	// below /tmp (mode 1777), and so does doctor.
+	root, err := os.MkdirTemp("/run", "pam-sms-doctor-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	module := filepath.Join(root, "lib", "pam_sms.so")
 	helper := filepath.Join(root, "libexec", "pam-sms-helper")
 	for _, f := range []struct {

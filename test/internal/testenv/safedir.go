@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pam-sms/pam_sms/internal/execpath"
 )
 
 // SafeBase holds the directories SafeDir makes. pam_sms.so runs a helper
@@ -77,40 +79,12 @@ func makeSafeDir(prefix string) (string, error) {
 }
 
 // unsafePath returns why pam_sms.so would refuse a helper at path (isFile)
-// or in the directory path, or nil: every component from / must be a
-// directory (the last one, for isFile, a regular file executable by its
-// owner), no symbolic link, owned by root and not writable by group or
-// others.
+// or in the directory path, or nil (execpath holds the module's rule).
 func unsafePath(path string, isFile bool) error {
-	if !filepath.IsAbs(path) {
-		return fmt.Errorf("%s: not an absolute path", path)
+	if isFile {
+		return execpath.Check(path)
 	}
-	parts := strings.Split(strings.Trim(filepath.Clean(path), "/"), "/")
-	cur := "/"
-	for i := -1; i < len(parts); i++ {
-		if i >= 0 {
-			cur = filepath.Join(cur, parts[i])
-		}
-		fi, err := os.Lstat(cur)
-		if err != nil {
-			return err
-		}
-		last := i == len(parts)-1
-		st := fi.Sys().(*syscall.Stat_t)
-		switch {
-		case fi.Mode()&os.ModeSymlink != 0:
-			return fmt.Errorf("%s is a symbolic link", cur)
-		case last && isFile && !fi.Mode().IsRegular():
-			return fmt.Errorf("%s is not a regular file", cur)
-		case !(last && isFile) && !fi.IsDir():
-			return fmt.Errorf("%s is not a directory", cur)
-		case st.Uid != 0 || fi.Mode().Perm()&0o022 != 0:
-			return fmt.Errorf("%s is owned by uid %d with mode %04o", cur, st.Uid, st.Mode&0o7777)
-		case last && isFile && fi.Mode().Perm()&0o100 == 0:
-			return fmt.Errorf("%s is not executable", cur)
-		}
-	}
-	return nil
+	return execpath.CheckDir(path)
 }
 
 // safeBuilds maps a build directory pam_sms.so would refuse a helper from to

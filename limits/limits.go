@@ -2,51 +2,85 @@
 // state directory, so that a flood is stopped locally before it costs money.
 //
 // The helper runs setgid pam-sms under the caller's uid (root for sshd, login, su;
-// the user for a screen locker), and many logins run at once in separate
-// processes, so all state lives in files shared through the state directory
-// (default /var/lib/pam-sms, mode 2770 root:pam-sms), in the manner of
-// pam_faillock.
+// the user for a screen locker or a user running it by hand), and many logins run
+// at once in separate processes, so all state lives in files shared through the
+// state directory (default /var/lib/pam-sms, mode 2770 root:pam-sms), in the
+// manner of pam_faillock.
 //
 // # Layout
 //
-//	.lock            empty; flock(2)ed LOCK_EX by Take and Reset, LOCK_SH by Count
-//	user-H           sends for one user name
-//	number-H         sends to one phone number (E.164 digits)
-//	host-H           sends for one client address (PAM_RHOST)
-//	daily-YYYYMMDD   all sends of one calendar day (UTC)
-//	.NAME.tmp        a write in progress, renamed over NAME
+//	user-H               sends for one user name
+//	number-H             sends to one phone number (E.164 digits)
+//	host-H               sends for one client address (PAM_RHOST)
+//	user-H.lock, ...     empty; flock(2)ed while its key is read and rewritten
+//	day-YYYYMMDD         all sends of one calendar day (UTC)
+//	.NAME.tmp            a rewrite of NAME in progress, renamed over NAME
+//	.NAME.XXXXXXXX.tmp   a new NAME being created, linked to NAME
 //
 // H is the first 32 hex digits of the SHA-256 of the key, so a directory
 // listing shows no user names or phone numbers (an administrator can compute it:
 // printf %s alice | sha256sum | cut -c1-32). The hash is unkeyed: it keeps names
 // out of plain sight, not away from someone who can read the directory and guess
 // numbers. Host keys that parse as IP addresses are normalized first (IPv4-mapped
-// addresses unmapped, zones dropped). Files are created mode 0660 whatever the
-// umask, so that root and the setgid helper run by ordinary users share them.
+// addresses unmapped, zones dropped). Every file appears under its name with mode
+// 0660 whatever the umask (it is created under a temporary name, chmod-ed, then
+// linked or renamed), so that root and the setgid helper run by ordinary users
+// share them. Files of the previous layout (.lock, daily-YYYYMMDD) are not read;
+// Prune removes them.
 //
 // # File format
 //
-// A state file is text: the line "pam-sms-limits 1", then one line per recorded
-// send holding its time in decimal Unix seconds, in no particular order. Each write
-// drops the records outside the window (for daily files, those of other days), so
-// a file never holds more records than the limit it serves, and at most MaxLimit.
-// A record more than a day in the future, a bad line, a missing header or an
-// oversized file makes the file corrupt: every operation touching it fails and
-// names it, since silently starting from zero would lift the limit. Remove the file
-// (or run pam-sms limits reset) after checking the clock.
+// A user, number or host file is text: the line "pam-sms-limits 1", then one line
+// per recorded send holding its time in decimal Unix seconds, in no particular
+// order. Each write drops the records outside the window, so a file never holds
+// more records than the limit it serves, and at most MaxLimit. A record more than
+// a day in the future, a bad line, a missing header or an oversized file makes the
+// file corrupt: every operation touching it fails and names it, since silently
+// starting from zero would lift the limit. Remove the file (or run pam-sms limits
+// reset) after checking the clock. An empty file counts nothing.
 //
-// # Concurrency and durability
+// A day file is a sequence of fixed-length records of 11 bytes, the send's time in
+// ten decimal digits and a newline, each appended by one write. Its count is its
+// size in records, a partial record (a writer that hit a file size limit) counting
+// as one; the content is for people.
 //
-// Take holds one exclusive lock on .lock for the check and the update, so counts
-// are exact across threads and processes. A write goes to a temporary file that is
-// renamed over the old one, so readers see either the old or the new file. Take
-// does not fsync: five fsyncs under the one lock were most of a login burst's
-// queueing (200 logins at once, 2 cores), and what a power loss can cost is the
-// counts of the last seconds, which lifts a limit for at most one window. The one
-// crash artefact of an unsynced rename, an empty file, therefore counts as no
-// records; anything else unreadable is still corrupt. The critical section is a few
-// small reads and writes; the lock is released when the process exits, so a
-// helper killed by the module's deadline never leaves the directory locked.
+// # Concurrency
+//
+// No operation waits without bound, and no caller can make another user's login
+// wait: a user may run the setgid helper by hand and stop it (SIGSTOP) at any
+// moment, locks included.
+//
+// Each user, number or host key has a lock file of its own, NAME.lock, which is
+// never replaced; only its holder rewrites (by rename) or removes NAME. Take
+// locks the limited keys in the order user, number, host, so that two Takes
+// never wait for each other in a cycle, re-checks after each flock that the lock
+// file was not removed meanwhile (Prune and Reset remove them, holding them),
+// reads the files and writes their new contents to .NAME.tmp. All of one Take's
+// lock waits share one deadline (Store.LockTimeout, default DefaultLockTimeout);
+// when it runs out Take returns a *BusyError (errors.Is(err, ErrBusy)) and the
+// login is denied. The locks are held only for this read-modify-write: the
+// helper calls the gateway after Take has returned. A stopped helper therefore
+// stalls only logins that share one of its keys, and those only for the deadline.
+//
+// The day file is shared by every user, so it is never locked. Take claims a daily
+// slot last, after the other keys were checked and their new contents written
+// beside them: it refuses if the file already holds the limit, otherwise it
+// appends one record with O_APPEND and derives its own position from the file
+// offset after the write. A record at a position below the limit is a send;
+// above it, the Take lost a race and is refused, and its record stays, which
+// over-counts: the safe direction. Finally Take renames the new contents into
+// place and releases the locks. A Take that fails or is killed after claiming a
+// slot leaves it counted.
+//
+// Count takes no lock: every file is replaced by rename or only appended to, so a
+// reader sees a whole state. Reset locks as Take does, within the same deadline;
+// Prune never waits and skips a key whose lock is held.
+//
+// Take does not fsync: fsyncs were most of a login burst's queueing, and what a
+// power loss can cost is the counts of the last seconds, which lifts a limit for
+// at most one window. The one crash artefact of an unsynced rename, an empty
+// file, therefore counts as no records. Locks are released when the process exits,
+// so a helper killed by the module's deadline never leaves a key locked.
 package limits
 
 import (
@@ -55,7 +89,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -81,12 +114,18 @@ type Keys struct {
 }
 
 // MaxLimit is the largest value accepted for any limit. It bounds the size of a
-// state file, which is read and rewritten under the lock on every send.
+// state file, which is read and rewritten under its lock on every send.
 const MaxLimit = 10000
 
 // MaxWindow is the longest window accepted. Prune relies on it: a file without a
 // record in the last MaxWindow counts nothing.
 const MaxWindow = 24 * time.Hour
+
+// DefaultLockTimeout bounds the lock waits of one Take or Reset when
+// Store.LockTimeout is 0. A key's critical section takes well under a
+// millisecond, so even a burst of hundreds of logins sharing one client address
+// stays far below it; only a holder that is stopped or stuck reaches it.
+const DefaultLockTimeout = 2 * time.Second
 
 // Limit names, as in the config and in ExceededError.Limit.
 const (
@@ -96,9 +135,15 @@ const (
 	LimitDaily     = "daily"
 )
 
+// Key kinds, as in file names and in BusyError.Key.
 const (
-	lockName = ".lock"
-	header   = "pam-sms-limits 1\n"
+	KeyUser   = "user"
+	KeyNumber = "number"
+	KeyHost   = "host"
+)
+
+const (
+	header = "pam-sms-limits 1\n"
 	// maxFuture tolerates a clock stepped back by NTP; beyond it a record is
 	// taken as corruption rather than as a send.
 	maxFuture   = 24 * time.Hour
@@ -130,6 +175,10 @@ type Counts struct {
 // Store is an open state directory. It is safe for concurrent use by multiple
 // goroutines and processes.
 type Store struct {
+	// LockTimeout bounds all lock waits of one Take or Reset; 0 means
+	// DefaultLockTimeout. Set it before using the Store.
+	LockTimeout time.Duration
+
 	dir   string
 	dirfd int
 }
@@ -160,6 +209,10 @@ func Open(dir string) (*Store, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("limits: state directory %s is writable by others (mode %#o)", dir, st.Mode&0o7777)
 	}
+	// Take's lock wait uses a timer, and the runtime's first timer creates its
+	// poller (an epoll descriptor) or dies trying. Have it made now, so that a
+	// caller who exhausted RLIMIT_NOFILE gets an error from Take, not a crash.
+	time.AfterFunc(time.Hour, func() {}).Stop()
 	return &Store{dir: dir, dirfd: fd}, nil
 }
 
@@ -172,11 +225,13 @@ func (s *Store) Close() error {
 }
 
 // Take records one send at now for k, unless that would exceed a limit of l.
-// Under one exclusive lock it reads every limited key's file, returns an
+// It locks each limited key (user, number, host, in that order), returns an
 // *ExceededError for the first limit (in the order per_user, per_number,
-// per_host, daily) whose count has reached its maximum, and otherwise appends now
-// to each of those files. Keys with a limit of 0 are neither checked nor
-// recorded; an empty Host is skipped. On any error the caller must deny the login.
+// per_host, daily) whose count has reached its maximum, and otherwise records now
+// for each of those keys and in the day file. Keys with a limit of 0 are neither
+// checked nor recorded; an empty Host is skipped. When the locks are not had
+// within the Store's LockTimeout it returns a *BusyError. On any error the
+// caller must deny the login.
 func (s *Store) Take(l Limits, k Keys, now time.Time) error {
 	if err := l.validate(); err != nil {
 		return err
@@ -184,12 +239,24 @@ func (s *Store) Take(l Limits, k Keys, now time.Time) error {
 	if err := checkKeys(l, k); err != nil {
 		return err
 	}
-	unlock, err := s.lock(unix.LOCK_EX)
-	if err != nil {
-		return err
+	ts := tallies(l, k, false)
+	if len(ts) == 0 && l.Daily == 0 {
+		return nil
 	}
-	defer unlock()
-	ts := s.tallies(l, k, now, false)
+	if l.Daily > 0 {
+		if err := checkDayTime(now); err != nil {
+			return err
+		}
+	}
+	keys := make([]key, len(ts))
+	for i, t := range ts {
+		keys[i] = key{t.kind, t.name}
+	}
+	return s.withLocks(keys, func() error { return s.take(l, ts, now) })
+}
+
+// take is Take's read-modify-write, run with the keys of ts locked.
+func (s *Store) take(l Limits, ts []*tally, now time.Time) error {
 	for _, t := range ts {
 		if err := s.load(t, now); err != nil {
 			return err
@@ -200,140 +267,107 @@ func (s *Store) Take(l Limits, k Keys, now time.Time) error {
 			return &ExceededError{Limit: t.limit, Max: t.max, Window: t.window}
 		}
 	}
-	if len(ts) == 0 {
-		return nil
-	}
-	for _, t := range ts {
-		// A failure after an earlier file was written leaves that send counted
-		// there: over-counting is the safe direction.
-		if err := s.write(t.name, append(t.times, now.Unix())); err != nil {
+	// Write the new contents beside the files before claiming a daily slot:
+	// a write that fails (disk full, RLIMIT_FSIZE, no descriptor left) then
+	// costs no slot and changes nothing.
+	tmps := make([]string, len(ts))
+	defer func() {
+		for _, tmp := range tmps {
+			if tmp != "" {
+				unix.Unlinkat(s.dirfd, tmp, 0)
+			}
+		}
+	}()
+	for i, t := range ts {
+		tmp, err := s.prepare(t.name, append(t.times, now.Unix()))
+		if err != nil {
 			return err
 		}
+		tmps[i] = tmp
+	}
+	if l.Daily > 0 {
+		if err := s.claimDay(l.Daily, now); err != nil {
+			return err
+		}
+	}
+	for i, t := range ts {
+		// A failure after an earlier file was renamed leaves that send counted
+		// there: over-counting is the safe direction.
+		if err := unix.Renameat(s.dirfd, tmps[i], s.dirfd, t.name); err != nil {
+			return fmt.Errorf("limits: rename %s to %s: %w", s.path(tmps[i]), t.name, err)
+		}
+		tmps[i] = ""
 	}
 	return nil
 }
 
-// Count returns the sends currently counted for each non-empty key of k, whatever
-// the limits (for pam-sms limits show). l.Window must be positive.
+// Count returns the sends currently counted for each non-empty key of k, and
+// today's total, whatever the limits (for pam-sms limits show). It takes no
+// lock. l.Window must be positive.
 func (s *Store) Count(l Limits, k Keys, now time.Time) (Counts, error) {
 	if l.Window <= 0 {
 		return Counts{}, fmt.Errorf("limits: window %s must be positive", l.Window)
 	}
-	unlock, err := s.lock(unix.LOCK_SH)
-	if err != nil {
-		return Counts{}, err
-	}
-	defer unlock()
 	var c Counts
-	for _, t := range s.tallies(l, k, now, true) {
+	for _, t := range tallies(l, k, true) {
 		if err := s.load(t, now); err != nil {
 			return Counts{}, err
 		}
-		switch t.limit {
-		case LimitPerUser:
+		switch t.kind {
+		case KeyUser:
 			c.User = len(t.times)
-		case LimitPerNumber:
+		case KeyNumber:
 			c.Number = len(t.times)
-		case LimitPerHost:
+		case KeyHost:
 			c.Host = len(t.times)
-		case LimitDaily:
-			c.Daily = len(t.times)
 		}
 	}
+	n, err := s.dayCount(now)
+	if err != nil {
+		return Counts{}, err
+	}
+	c.Daily = n
 	return c, nil
 }
 
 // Reset removes the records of k's user, number and host (each when non-empty),
-// for pam-sms limits reset USER. The daily total is left alone: those messages
-// were sent and paid for.
+// for pam-sms limits reset USER. It locks them as Take does, within the Store's
+// LockTimeout, and removes a key's file also when it is not a regular file
+// (planted or damaged), since that is what an administrator runs to clear it.
+// The daily total is left alone: those messages were sent and paid for.
 func (s *Store) Reset(k Keys) error {
 	if k.User == "" && k.Number == "" && k.Host == "" {
 		return errors.New("limits: reset: no user, number or host given")
 	}
-	unlock, err := s.lock(unix.LOCK_EX)
+	var keys []key
+	for _, k := range []key{{KeyUser, keyFile(KeyUser, k.User)}, {KeyNumber, keyFile(KeyNumber, k.Number)}, {KeyHost, hostFile(k.Host)}} {
+		if k.name != "" {
+			keys = append(keys, k)
+		}
+	}
+	err := s.withLocks(keys, func() error {
+		for _, k := range keys {
+			// Under the lock, so no Take is between its read and its rename;
+			// the lock file goes too, and its waiters lock a new one.
+			for _, name := range []string{k.name, "." + k.name + ".tmp", k.name + lockSuffix} {
+				if err := unix.Unlinkat(s.dirfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+					return fmt.Errorf("limits: remove %s: %w", s.path(name), err)
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	defer unlock()
-	for _, name := range []string{keyFile("user", k.User), keyFile("number", k.Number), hostFile(k.Host)} {
-		if name == "" {
-			continue
-		}
-		if err := unix.Unlinkat(s.dirfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("limits: remove %s: %w", s.path(name), err)
-		}
 	}
 	return s.syncDir()
 }
 
-// Prune removes state that no longer counts at now: daily files of other days,
-// user, number and host files without a record within MaxWindow, and temporary
-// files left by writers that died. Take never needs it; it keeps the directory
-// from growing with every user, number and client ever seen, and is meant for
-// pam-sms or a daily timer. Corrupt files are left in place and reported.
-func (s *Store) Prune(now time.Time) error {
-	unlock, err := s.lock(unix.LOCK_EX)
-	if err != nil {
-		return err
+func (s *Store) lockTimeout() time.Duration {
+	if s.LockTimeout > 0 {
+		return s.LockTimeout
 	}
-	defer unlock()
-	names, err := s.names()
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, name := range names {
-		stale, err := s.stale(name, now)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !stale {
-			continue
-		}
-		if err := unix.Unlinkat(s.dirfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("limits: remove %s: %w", s.path(name), err))
-		}
-	}
-	if err := s.syncDir(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// stale reports whether Prune may remove name.
-func (s *Store) stale(name string, now time.Time) (bool, error) {
-	switch {
-	case strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp"):
-		return true, nil // we hold the lock, so no write is in progress
-	case strings.HasPrefix(name, "daily-"):
-		return name != dailyFile(now), nil
-	case !strings.HasPrefix(name, "user-") && !strings.HasPrefix(name, "number-") && !strings.HasPrefix(name, "host-"):
-		return false, nil // not ours (.lock included)
-	}
-	t := &tally{name: name, window: MaxWindow}
-	if err := s.load(t, now); err != nil {
-		return false, err
-	}
-	return len(t.times) == 0, nil
-}
-
-// names lists the state directory.
-func (s *Store) names() ([]string, error) {
-	// Reopen "." relative to our descriptor: reading entries moves the offset,
-	// and s.dirfd is shared by concurrent calls.
-	fd, err := openat(s.dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("limits: open state directory %s: %w", s.dir, err)
-	}
-	d := os.NewFile(uintptr(fd), s.dir)
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("limits: list state directory %s: %w", s.dir, err)
-	}
-	slices.Sort(names)
-	return names, nil
+	return DefaultLockTimeout
 }
 
 func (l Limits) validate() error {
@@ -366,28 +400,28 @@ func checkKeys(l Limits, k Keys) error {
 	return nil
 }
 
-// tally is one state file with the records that count at now.
+// tally is one user, number or host file with the records that count at now.
 type tally struct {
-	limit  string
+	kind   string // KeyUser, KeyNumber or KeyHost
+	limit  string // LimitPerUser, ...
 	max    int
-	window time.Duration // 0 for daily
+	window time.Duration
 	name   string
 	times  []int64
 }
 
-// tallies lists the files to consult: those with a limit, or with all set,
-// every non-empty key.
-func (s *Store) tallies(l Limits, k Keys, now time.Time, all bool) []*tally {
+// tallies lists the user, number and host files to consult, in lock order:
+// those with a limit, or with all set, every non-empty key.
+func tallies(l Limits, k Keys, all bool) []*tally {
 	var ts []*tally
-	add := func(limit string, n int, window time.Duration, name string) {
+	add := func(kind, limit string, n int, name string) {
 		if name != "" && (n > 0 || all) {
-			ts = append(ts, &tally{limit: limit, max: n, window: window, name: name})
+			ts = append(ts, &tally{kind: kind, limit: limit, max: n, window: l.Window, name: name})
 		}
 	}
-	add(LimitPerUser, l.PerUser, l.Window, keyFile("user", k.User))
-	add(LimitPerNumber, l.PerNumber, l.Window, keyFile("number", k.Number))
-	add(LimitPerHost, l.PerHost, l.Window, hostFile(k.Host))
-	add(LimitDaily, l.Daily, 0, dailyFile(now))
+	add(KeyUser, LimitPerUser, l.PerUser, keyFile(KeyUser, k.User))
+	add(KeyNumber, LimitPerNumber, l.PerNumber, keyFile(KeyNumber, k.Number))
+	add(KeyHost, LimitPerHost, l.PerHost, hostFile(k.Host))
 	return ts
 }
 
@@ -405,43 +439,52 @@ func hostFile(host string) string {
 	if a, err := netip.ParseAddr(host); err == nil {
 		host = a.Unmap().WithZone("").String()
 	}
-	return keyFile("host", host)
+	return keyFile(KeyHost, host)
 }
 
-func dailyFile(now time.Time) string {
-	return "daily-" + now.UTC().Format("20060102")
+// keyKind returns the kind of a user, number or host file name, or "".
+func keyKind(name string) string {
+	kind, h, ok := strings.Cut(name, "-")
+	if !ok || len(h) != 32 || strings.Trim(h, "0123456789abcdef") != "" {
+		return ""
+	}
+	switch kind {
+	case KeyUser, KeyNumber, KeyHost:
+		return kind
+	}
+	return ""
 }
 
 func (s *Store) path(name string) string { return filepath.Join(s.dir, name) }
 
-// load reads t's file and keeps the records that count at now.
+// load reads t's file without a lock and keeps the records that count at now.
 func (s *Store) load(t *tally, now time.Time) error {
-	data, err := s.read(t.name)
-	if err != nil || data == nil {
+	fd, err := s.openRegular(t.name, unix.O_RDONLY)
+	if err != nil || fd < 0 {
+		return err
+	}
+	defer unix.Close(fd)
+	return s.loadFD(t, fd, now)
+}
+
+// loadFD reads t's file from fd and keeps the records that count at now.
+func (s *Store) loadFD(t *tally, fd int, now time.Time) error {
+	data, err := s.readFD(fd, t.name)
+	if err != nil {
 		return err
 	}
 	times, err := parse(data, now.Add(maxFuture).Unix())
 	if err != nil {
 		return fmt.Errorf("limits: %s: %w", s.path(t.name), err)
 	}
-	t.times = slices.DeleteFunc(times, func(sec int64) bool { return !t.counts(sec, now) })
+	t.times = slices.DeleteFunc(times, func(sec int64) bool { return now.Sub(time.Unix(sec, 0)) >= t.window })
 	return nil
 }
 
-// counts reports whether a send at sec counts against t at now.
-func (t *tally) counts(sec int64, now time.Time) bool {
-	if t.window == 0 {
-		y, m, d := now.UTC().Date()
-		start := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()
-		return sec >= start && sec < start+24*60*60
-	}
-	return now.Sub(time.Unix(sec, 0)) < t.window
-}
-
-// parse parses a state file, refusing records after latest.
+// parse parses a user, number or host file, refusing records after latest.
 func parse(data []byte, latest int64) ([]int64, error) {
 	if len(data) == 0 {
-		return nil, nil // a rename that a crash overtook (see Concurrency)
+		return nil, nil // a new file, or a rename that a crash overtook
 	}
 	rest, ok := bytes.CutPrefix(data, []byte(header))
 	if !ok {
@@ -472,8 +515,8 @@ func parse(data []byte, latest int64) ([]int64, error) {
 	return times, nil
 }
 
-// parseSeconds accepts only what write produces: a positive decimal without sign
-// or leading zeros.
+// parseSeconds accepts only what prepare produces: a positive decimal without
+// sign or leading zeros.
 func parseSeconds(b []byte) (int64, error) {
 	if len(b) == 0 || len(b) > maxLineLen-1 || b[0] == '0' {
 		return 0, fmt.Errorf("bad time %q", b)
@@ -490,71 +533,8 @@ func parseSeconds(b []byte) (int64, error) {
 	return sec, nil
 }
 
-// read returns the content of the state file name, or nil if it does not exist.
-func (s *Store) read(name string) ([]byte, error) {
-	// O_NONBLOCK: a FIFO planted in place of a state file must not hang the login.
-	f, err := s.openRegular(name, unix.O_RDONLY|unix.O_NONBLOCK)
-	if err != nil || f == nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, int64(maxFileSize)+1))
-	if err != nil {
-		return nil, fmt.Errorf("limits: read %s: %w", s.path(name), err)
-	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("limits: %s: larger than %d bytes", s.path(name), maxFileSize)
-	}
-	if data == nil {
-		data = []byte{}
-	}
-	return data, nil
-}
-
-// openRegular opens an existing regular file under the directory without
-// following symbolic links. A missing file gives (nil, nil).
-func (s *Store) openRegular(name string, flags int) (*os.File, error) {
-	fd, err := openat(s.dirfd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	switch {
-	case errors.Is(err, unix.ENOENT):
-		return nil, nil
-	case errors.Is(err, unix.ELOOP):
-		return nil, fmt.Errorf("limits: %s is a symbolic link; refusing to follow it", s.path(name))
-	case errors.Is(err, unix.EISDIR): // opening for writing
-		return nil, fmt.Errorf("limits: %s is not a regular file", s.path(name))
-	case err != nil:
-		return nil, fmt.Errorf("limits: open %s: %w", s.path(name), err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("limits: stat %s: %w", s.path(name), err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
-		return nil, fmt.Errorf("limits: %s is not a regular file", s.path(name))
-	}
-	return os.NewFile(uintptr(fd), s.path(name)), nil
-}
-
-// write replaces the file name with a header and times, atomically.
-func (s *Store) write(name string, times []int64) (err error) {
-	tmp := "." + name + ".tmp"
-	// A stale temporary file is left by a writer that died under the lock, which
-	// we now hold; it may belong to another uid, so remove rather than reuse it.
-	if err := unix.Unlinkat(s.dirfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("limits: remove stale %s: %w", s.path(tmp), err)
-	}
-	f, err := s.create(tmp)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			unix.Unlinkat(s.dirfd, tmp, 0)
-		}
-	}()
+// format renders a user, number or host file.
+func format(times []int64) []byte {
 	buf := make([]byte, 0, len(header)+len(times)*11)
 	buf = append(buf, header...)
 	slices.Sort(times)
@@ -562,90 +542,5 @@ func (s *Store) write(name string, times []int64) (err error) {
 		buf = strconv.AppendInt(buf, sec, 10)
 		buf = append(buf, '\n')
 	}
-	if _, err := f.Write(buf); err != nil {
-		return fmt.Errorf("limits: write %s: %w", f.Name(), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("limits: close %s: %w", f.Name(), err)
-	}
-	if err := unix.Renameat(s.dirfd, tmp, s.dirfd, name); err != nil {
-		return fmt.Errorf("limits: rename %s to %s: %w", s.path(tmp), name, err)
-	}
-	return nil
-}
-
-// create makes a new file mode 0660. The mode is set again with fchmod because
-// the caller's umask (022 under sshd, 077 in some screen lockers) would take the
-// group's write bit, and the next login may run under another uid.
-func (s *Store) create(name string) (*os.File, error) {
-	fd, err := openat(s.dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o660)
-	if err != nil {
-		return nil, fmt.Errorf("limits: create %s: %w", s.path(name), err)
-	}
-	if err := unix.Fchmod(fd, 0o660); err != nil {
-		unix.Close(fd)
-		unix.Unlinkat(s.dirfd, name, 0)
-		return nil, fmt.Errorf("limits: chmod %s: %w", s.path(name), err)
-	}
-	return os.NewFile(uintptr(fd), s.path(name)), nil
-}
-
-// lock takes a flock of kind how (LOCK_EX or LOCK_SH) on .lock, creating it if
-// needed, and returns the function that releases it. Each call opens its own file
-// description, so goroutines of one process exclude each other too.
-func (s *Store) lock(how int) (unlock func(), err error) {
-	f, err := s.openRegular(lockName, unix.O_RDWR|unix.O_NONBLOCK)
-	if err == nil && f == nil {
-		f, err = s.create(lockName)
-		if errors.Is(err, unix.EEXIST) { // another process created it first
-			f, err = s.openRegular(lockName, unix.O_RDWR|unix.O_NONBLOCK)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if f == nil {
-		return nil, fmt.Errorf("limits: %s vanished while opening it", s.path(lockName))
-	}
-	rc, err := f.SyscallConn()
-	if err == nil {
-		cerr := rc.Control(func(fd uintptr) {
-			for {
-				if err = unix.Flock(int(fd), how); !errors.Is(err, unix.EINTR) {
-					return
-				}
-			}
-		})
-		if err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("limits: lock %s: %w", s.path(lockName), err)
-	}
-	// Closing the last descriptor releases the lock.
-	return func() { f.Close() }, nil
-}
-
-func (s *Store) syncDir() error {
-	for {
-		err := unix.Fsync(s.dirfd)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("limits: sync state directory %s: %w", s.dir, err)
-		}
-		return nil
-	}
-}
-
-func openat(dirfd int, path string, flags int, mode uint32) (int, error) {
-	for {
-		fd, err := unix.Openat(dirfd, path, flags, mode)
-		if !errors.Is(err, unix.EINTR) {
-			return fd, err
-		}
-	}
+	return buf
 }

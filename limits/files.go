@@ -1,0 +1,206 @@
+package limits
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
+
+// notRegularError says that a state file name holds something other than a
+// regular file (a symbolic link, a directory, a FIFO).
+type notRegularError struct{ msg string }
+
+func (e *notRegularError) Error() string { return e.msg }
+
+// openRegular opens an existing regular file under the directory without
+// following symbolic links and without blocking on a FIFO. A missing file gives
+// (-1, nil).
+func (s *Store) openRegular(name string, flags int) (int, error) {
+	fd, err := openat(s.dirfd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return -1, nil
+	case errors.Is(err, unix.ELOOP):
+		return -1, &notRegularError{fmt.Sprintf("limits: %s is a symbolic link; refusing to follow it", s.path(name))}
+	case errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENXIO): // a directory or a FIFO, opened for writing
+		return -1, &notRegularError{fmt.Sprintf("limits: %s is not a regular file", s.path(name))}
+	case err != nil:
+		return -1, fmt.Errorf("limits: open %s: %w", s.path(name), err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("limits: stat %s: %w", s.path(name), err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return -1, &notRegularError{fmt.Sprintf("limits: %s is not a regular file", s.path(name))}
+	}
+	return fd, nil
+}
+
+// openOrCreate opens the regular file name, creating it empty (mode 0660) when
+// it is missing. It tries again if the name is removed between the creation and
+// the open (Prune removes unused lock files), a few times.
+func (s *Store) openOrCreate(name string, flags int) (int, error) {
+	for range 100 {
+		fd, err := s.openRegular(name, flags)
+		if err != nil || fd >= 0 {
+			return fd, err
+		}
+		if err := s.publish(name); err != nil {
+			return -1, err
+		}
+	}
+	return -1, fmt.Errorf("limits: %s vanished each time it was created", s.path(name))
+}
+
+// publish creates the empty file name unless something has that name already.
+// The file is made under a temporary name, given mode 0660 and then linked to
+// name, so that name never refers to a file another uid cannot use (the caller's
+// umask may be 077) and a creator stopped half-way blocks nobody.
+func (s *Store) publish(name string) error {
+	tmp := fmt.Sprintf(".%s.%016x.tmp", name, rand.Uint64())
+	fd, err := s.create(tmp, name)
+	if err != nil {
+		return err
+	}
+	unix.Close(fd)
+	err = unix.Linkat(s.dirfd, tmp, s.dirfd, name, 0)
+	unix.Unlinkat(s.dirfd, tmp, 0)
+	switch {
+	case err == nil, errors.Is(err, unix.EEXIST):
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		return nil // Prune took the temporary file; the caller tries again
+	}
+	return fmt.Errorf("limits: create %s: %w", s.path(name), err)
+}
+
+// create makes the new file name mode 0660 and returns it open for writing;
+// errors name the file shown. The mode is set again with fchmod because the
+// caller's umask (022 under sshd, 077 in some screen lockers) would take the
+// group's write bit, and the next login may run under another uid.
+func (s *Store) create(name, shown string) (int, error) {
+	fd, err := openat(s.dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o660)
+	if err != nil {
+		return -1, fmt.Errorf("limits: create %s: %w", s.path(shown), err)
+	}
+	if err := unix.Fchmod(fd, 0o660); err != nil {
+		unix.Close(fd)
+		unix.Unlinkat(s.dirfd, name, 0)
+		return -1, fmt.Errorf("limits: chmod %s: %w", s.path(shown), err)
+	}
+	return fd, nil
+}
+
+// prepare writes times as the new content of name to .NAME.tmp and returns
+// that name; the caller renames it over name. The caller holds name's lock, so
+// a .NAME.tmp already there was left by a writer that died; it may belong to
+// another uid, so it is removed rather than reused.
+func (s *Store) prepare(name string, times []int64) (string, error) {
+	tmp := "." + name + ".tmp"
+	if err := unix.Unlinkat(s.dirfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return "", fmt.Errorf("limits: remove stale %s: %w", s.path(tmp), err)
+	}
+	fd, err := s.create(tmp, tmp)
+	if err != nil {
+		return "", err
+	}
+	err = writeAll(fd, format(times))
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		unix.Unlinkat(s.dirfd, tmp, 0)
+		return "", fmt.Errorf("limits: write %s: %w", s.path(tmp), err)
+	}
+	return tmp, nil
+}
+
+// readFD reads the whole state file name from fd, refusing an oversized one.
+func (s *Store) readFD(fd int, name string) ([]byte, error) {
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, len(buf))
+		}
+		end := min(cap(buf), maxFileSize+1)
+		n, err := unix.Pread(fd, buf[len(buf):end], int64(len(buf)))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("limits: read %s: %w", s.path(name), err)
+		}
+		buf = buf[:len(buf)+n]
+		if len(buf) > maxFileSize {
+			return nil, fmt.Errorf("limits: %s: larger than %d bytes", s.path(name), maxFileSize)
+		}
+		if n == 0 {
+			return buf, nil
+		}
+	}
+}
+
+// writeAll writes b to fd; a short write is an error.
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return unix.EIO
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// names lists the state directory, sorted.
+func (s *Store) names() ([]string, error) {
+	// Reopen "." relative to our descriptor: reading entries moves the offset,
+	// and s.dirfd is shared by concurrent calls.
+	fd, err := openat(s.dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("limits: open state directory %s: %w", s.dir, err)
+	}
+	d := os.NewFile(uintptr(fd), s.dir)
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("limits: list state directory %s: %w", s.dir, err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func (s *Store) syncDir() error {
+	for {
+		err := unix.Fsync(s.dirfd)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("limits: sync state directory %s: %w", s.dir, err)
+		}
+		return nil
+	}
+}
+
+func openat(dirfd int, path string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, path, flags, mode)
+		if !errors.Is(err, unix.EINTR) {
+			return fd, err
+		}
+	}
+}

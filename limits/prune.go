@@ -19,13 +19,13 @@ const legacyLock = ".lock"
 
 // Pruned counts what Prune removed, and what it left because a login held it.
 type Pruned struct {
-	User   int `json:"user"`   // user files without a send within MaxWindow
-	Number int `json:"number"` // number files, likewise
-	Host   int `json:"host"`   // host files, likewise
-	Day    int `json:"day"`    // day files of other days
-	Temp   int `json:"temp"`   // temporary files left by writers that died
-	Legacy int `json:"legacy"` // .lock and daily-* files of the previous layout
-	Busy   int `json:"busy"`   // user, number and host files skipped: locked
+	User   int // user files without a send within MaxWindow (with their lock files)
+	Number int // number files, likewise
+	Host   int // host files, likewise
+	Day    int // day files of other days
+	Temp   int // temporary files left by writers that died
+	Legacy int // .lock and daily-* files of the previous layout
+	Busy   int // user, number and host keys skipped: a login held their lock
 }
 
 // Removed is the number of files removed.

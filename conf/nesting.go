@@ -1,6 +1,10 @@
 package conf
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
 
 // MaxNesting bounds how deep a TOML file read by this package may nest. The
 // deepest valid pam_sms config needs 3 ([gateway.fields] id = ..., or
@@ -119,19 +123,46 @@ func (s *depthScanner) token(c byte) bool {
 	s.i++
 	switch {
 	case !f.table:
-		return s.bracket(c, f.depth+1)
+		if !s.bracket(c, f.depth+1) {
+			return false
+		}
 	case f.mode == inKey && c == '.':
 		f.parts++
-		return f.depth+f.parts <= s.max
+		if f.depth+f.parts > s.max {
+			return false
+		}
 	case f.mode == inKey && c == '=':
 		f.mode = inValue
 	case f.mode == inValue:
 		if c == ',' && !top {
 			f.mode = keyStart // the next key of the inline table
 		}
-		return s.bracket(c, f.depth+f.parts)
+		if !s.bracket(c, f.depth+f.parts) {
+			return false
+		}
+	}
+	if f := &s.stack[len(s.stack)-1]; !f.table || f.mode != keyStart {
+		s.skipPlain() // a key's start is seen at its first byte
 	}
 	return true
+}
+
+// plain marks the bytes that mean nothing to the scanner once a key has
+// started: most of a key or value, white space.
+var plain = func() (t [256]bool) {
+	for i := range t {
+		t[i] = !strings.ContainsRune("\n#\"'[]{},.=", rune(i))
+	}
+	return t
+}()
+
+// skipPlain skips a run of plain bytes.
+func (s *depthScanner) skipPlain() {
+	i := s.i
+	for i < len(s.data) && plain[s.data[i]] {
+		i++
+	}
+	s.i = i
 }
 
 // bracket opens or closes an array or inline table on c; one opened here is
@@ -176,9 +207,12 @@ func (s *depthScanner) tableHeader() bool {
 	return parts+extra <= s.max
 }
 
+// skipComment skips to the end of the line; a config is mostly comments.
 func (s *depthScanner) skipComment() {
-	for s.i < len(s.data) && s.data[s.i] != '\n' {
-		s.i++
+	if n := bytes.IndexByte(s.data[s.i:], '\n'); n >= 0 {
+		s.i += n
+	} else {
+		s.i = len(s.data)
 	}
 }
 
@@ -190,20 +224,22 @@ func (s *depthScanner) skipString(q byte) {
 		s.skipMultiline(q)
 		return
 	}
-	s.i++ // the opening quote
-	for s.i < len(s.data) {
-		switch c := s.data[s.i]; {
-		case c == q:
-			s.i++
-			return
-		case c == '\n':
-			return
-		case c == '\\' && q == '"' && s.i+1 < len(s.data) && s.data[s.i+1] != '\n':
-			s.i += 2
-		default:
-			s.i++
+	i := s.i + 1 // after the opening quote
+	for i < len(s.data) {
+		c := s.data[i]
+		if c == q {
+			i++
+			break
 		}
+		if c == '\n' {
+			break
+		}
+		if c == '\\' && q == '"' && i+1 < len(s.data) && s.data[i+1] != '\n' {
+			i++
+		}
+		i++
 	}
+	s.i = i
 }
 
 // skipMultiline skips a multi-line string, basic or literal (three

@@ -4,4 +4,8 @@
 if [ "$1" -eq 0 ]; then
 	rm -rf /var/lib/pam-sms
 fi
+# The prune units changed or went.
+if [ -d /run/systemd/system ]; then
+	systemctl daemon-reload >/dev/null 2>&1 || :
+fi
 exit 0

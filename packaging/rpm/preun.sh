@@ -4,6 +4,16 @@
 # login through that stack would fail. Nothing is done on upgrade.
 [ "$1" -eq 0 ] || exit 0
 
+# The daily prune timer goes with the package: stopped when systemd runs,
+# its links removed in any case.
+if command -v systemctl >/dev/null 2>&1; then
+	if [ -d /run/systemd/system ]; then
+		systemctl --no-reload disable --now pam-sms-prune.timer >/dev/null 2>&1 || :
+	else
+		systemctl --no-reload disable pam-sms-prune.timer >/dev/null 2>&1 || :
+	fi
+fi
+
 # If our authselect vendor profile is active, select another one. The
 # administrator selected ours by hand and nothing records what was active
 # before ("pam-sms enable" never runs authselect), so choose the profile

@@ -149,6 +149,8 @@ var wantDebFiles = map[string]entry{
 	"/etc/security/pam_sms.conf":                         {conf640, smsGrp, ""},
 	"/usr/lib/x86_64-linux-gnu/security/pam_sms.so":      {regular, rootGrp, ""},
 	"/usr/libexec/pam-sms/pam-sms-helper":                {setgid, smsGrp, ""},
+	"/usr/lib/systemd/system/pam-sms-prune.service":      {regular, rootGrp, ""},
+	"/usr/lib/systemd/system/pam-sms-prune.timer":        {regular, rootGrp, ""},
 	"/usr/sbin/pam-sms":                                  {exec755, rootGrp, ""},
 	"/usr/share/doc/libpam-sms/changelog.Debian.gz":      {regular, rootGrp, ""},
 	"/usr/share/doc/libpam-sms/copyright":                {regular, rootGrp, ""},
@@ -250,6 +252,8 @@ func checkDebControl(t *testing.T, deb string) {
 // only the directories it lists).
 var wantRPM = map[string]entry{
 	"/etc/security/pam_sms.conf":                            {conf640, smsGrp, "cn"},
+	"/usr/lib/systemd/system/pam-sms-prune.service":         {regular, rootGrp, ""},
+	"/usr/lib/systemd/system/pam-sms-prune.timer":           {regular, rootGrp, ""},
 	"/usr/lib64/security/pam_sms.so":                        {exec755, rootGrp, ""},
 	"/usr/libexec/pam-sms":                                  {dir755, rootGrp, ""},
 	"/usr/libexec/pam-sms/pam-sms-helper":                   {setgid, smsGrp, ""},

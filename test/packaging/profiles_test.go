@@ -239,7 +239,7 @@ func TestManPagesComplete(t *testing.T) {
 		}
 	}
 	cli := readRepoFile(t, "packaging/man/pam-sms.8")
-	for _, cmd := range []string{"check", "explain", "send\\-test", "try", "enable", "disable", "doctor", "limits show", "limits reset", "demo"} {
+	for _, cmd := range []string{"check", "explain", "send\\-test", "try", "enable", "disable", "doctor", "limits show", "limits reset", "prune", "demo"} {
 		if !strings.Contains(cli, ".B pam\\-sms "+cmd) {
 			t.Errorf("pam-sms.8: no synopsis for %q", cmd)
 		}

@@ -95,6 +95,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -181,6 +182,10 @@ type Store struct {
 
 	dir   string
 	dirfd int
+
+	mu      sync.Mutex
+	running int  // critical sections on their goroutines, abandoned ones too
+	closed  bool // Close was called; the last section closes dirfd
 }
 
 // Open opens the state directory dir, which must exist, be a directory and not a
@@ -216,12 +221,36 @@ func Open(dir string) (*Store, error) {
 	return &Store{dir: dir, dirfd: fd}, nil
 }
 
-// Close releases the directory. The Store must not be used afterwards.
+// Close releases the directory. The Store must not be used afterwards. A
+// critical section that a Take or Reset gave up on keeps the directory open
+// until its lock wait ends, so that it never works on a reused descriptor.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.running > 0 {
+		return nil
+	}
 	if err := unix.Close(s.dirfd); err != nil {
 		return fmt.Errorf("limits: close state directory %s: %w", s.dir, err)
 	}
 	return nil
+}
+
+// enter and leave count the critical sections running on goroutines of their
+// own (see withLocks), so that Close leaves the directory to the last of them.
+func (s *Store) enter() {
+	s.mu.Lock()
+	s.running++
+	s.mu.Unlock()
+}
+
+func (s *Store) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running--; s.running == 0 && s.closed {
+		unix.Close(s.dirfd)
+	}
 }
 
 // Take records one send at now for k, unless that would exceed a limit of l.

@@ -65,7 +65,11 @@ func (s *Store) withLocks(keys []key, fn func() error) error {
 	start := time.Now()
 	cs := &section{}
 	done := make(chan error, 1)
-	go func() { done <- s.runLocked(cs, keys, fn) }()
+	s.enter()
+	go func() {
+		defer s.leave()
+		done <- s.runLocked(cs, keys, fn)
+	}()
 	timer := time.NewTimer(s.lockTimeout())
 	defer timer.Stop()
 	select {
@@ -185,17 +189,19 @@ func (s *Store) lock(cs *section, name string) (int, error) {
 			unix.Close(fd)
 			return -1, fmt.Errorf("limits: lock %s: %w", s.path(name), err)
 		}
+		if cs.gone() {
+			unix.Close(fd)
+			return -1, errAbandoned
+		}
 		same, err := s.isNamed(fd, name)
 		if err != nil || !same {
 			unix.Close(fd)
 		}
-		switch {
-		case err != nil:
+		if err != nil {
 			return -1, err
-		case same:
+		}
+		if same {
 			return fd, nil
-		case cs.gone():
-			return -1, errAbandoned
 		}
 	}
 }

@@ -51,6 +51,7 @@ test: deps build
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	PAM_SMS_BUILD=$(CURDIR)/$(BUILD) $(GO) test -race -count=1 -timeout 40m ./...
+	$(MAKE) --no-print-directory fuzz-short # mk/fuzz.mk
 
 demo: deps build
 	$(BUILD)/pam-sms demo --module $(CURDIR)/$(BUILD)/pam_sms.so --helper $(CURDIR)/$(BUILD)/pam-sms-helper

@@ -47,7 +47,7 @@ func (s *session) who(kv ...any) []any {
 func (s *session) serve() int {
 	cfg, err := conf.Load(s.configPath)
 	if err != nil {
-		s.log.err("denied: configuration error", s.who("error", strings.ReplaceAll(err.Error(), "\n", "; "))...)
+		s.log.err("denied: configuration error", s.who("error", configProblems(err))...)
 		s.tell(texts["en"].Internal)
 		return pamSystemErr
 	}
@@ -89,6 +89,36 @@ func (s *session) serve() int {
 		return pamAuthErr
 	}
 	return s.challenge(cfg, d.Number, msgs)
+}
+
+// maxLoggedProblems bounds the configuration problems one log line names. A
+// config can hold tens of thousands (every bad line of a 1 MiB file is one),
+// which joined would make a syslog line of megabytes on every login; pam-sms
+// check lists them all.
+const maxLoggedProblems = 10
+
+// configProblems renders a configuration error for the one log line that
+// denies: its first maxLoggedProblems problems joined by "; ", then how many
+// were left out. Only the problems shown are rendered.
+func configProblems(err error) string {
+	var shown []string
+	total := 0
+	if ce, ok := errors.AsType[*conf.Error](err); ok && len(ce.Problems) > 0 {
+		total = len(ce.Problems)
+		for _, p := range ce.Problems[:min(total, maxLoggedProblems)] {
+			one := &conf.Error{Path: ce.Path, Problems: []conf.Problem{p}}
+			shown = append(shown, one.Error())
+		}
+	} else {
+		lines := strings.Split(err.Error(), "\n")
+		total = len(lines)
+		shown = lines[:min(total, maxLoggedProblems)]
+	}
+	s := strings.ReplaceAll(strings.Join(shown, "\n"), "\n", "; ")
+	if more := total - len(shown); more > 0 {
+		s += fmt.Sprintf("; ... and %d more (pam-sms check lists them all)", more)
+	}
+	return s
 }
 
 // checkCaller enforces the unix_chkpwd rule: without root, a caller may only

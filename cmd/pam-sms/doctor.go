@@ -20,6 +20,7 @@ import (
 
 	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/internal/execpath"
+	"github.com/pam-sms/pam_sms/pamstack"
 	"github.com/pam-sms/pam_sms/policy"
 )
 
@@ -294,8 +295,8 @@ func (d *doctor) sshd() (sshdConfig, item) {
 
 // stacks checks the module, the helper and every stack naming pam_sms.so.
 func (d *doctor) stacks(pamDir, configPath, keyStep string) []item {
-	r := newStackReader(pamDir)
-	stacks, err := findSMSStacks(r)
+	r := pamstack.NewReader(pamDir)
+	stacks, err := pamstack.FindSMSStacks(r)
 	if err != nil {
 		return []item{{Status: statusFail, Check: "stacks " + pamDir, Message: err.Error()}}
 	}
@@ -308,26 +309,26 @@ func (d *doctor) stacks(pamDir, configPath, keyStep string) []item {
 	}
 	modules, helpers := map[string]bool{}, map[string]bool{}
 	for _, s := range stacks {
-		for _, l := range s.lines {
+		for _, l := range s.Lines {
 			if !modules[l.Module] {
 				modules[l.Module] = true
-				items = append(items, d.module(l.Module, l.where()))
+				items = append(items, d.module(l.Module, l.Where()))
 			}
-			helper, ok := l.arg("helper")
+			helper, ok := l.Arg("helper")
 			if !ok {
 				helper = defaultHelper
 			}
 			if !helpers[helper] {
 				helpers[helper] = true
-				items = append(items, d.helper(helper, l.where()))
+				items = append(items, d.helper(helper, l.Where()))
 			}
-			if cp, ok := l.arg("config"); ok && cp != configPath {
-				items = append(items, item{Status: statusWarn, Check: "stack " + l.where(),
+			if cp, ok := l.Arg("config"); ok && cp != configPath {
+				items = append(items, item{Status: statusWarn, Check: "stack " + l.Where(),
 					Message: fmt.Sprintf("uses the configuration %s, but this check read %s", cp, configPath),
 					Fix:     "pam-sms doctor --config " + cp})
 			}
 		}
-		items = append(items, checkStack(r, s, keyStep)...)
+		items = append(items, pamstack.CheckStack(r, s, keyStep)...)
 	}
 	return items
 }

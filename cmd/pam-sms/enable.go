@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+
+	"github.com/pam-sms/pam_sms/pamstack"
 )
 
 var enableCmd = &command{
@@ -70,7 +72,7 @@ Examples:
 
 const (
 	enableMarker = "# added by pam-sms enable"
-	backupSuffix = ".pam-sms.bak"
+	backupSuffix = pamstack.BackupSuffix
 	smsLine      = "auth\trequired\tpam_sms.so\t" + enableMarker
 )
 
@@ -169,20 +171,20 @@ func enableService(path, pamDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r := newStackReader(pamDir)
-	lines := parsePamFile(path, data)
+	r := pamstack.NewReader(pamDir)
+	lines := pamstack.ParseFile(path, data)
 	for _, l := range lines {
-		if l.isSMS() {
+		if l.IsSMS() {
 			return fmt.Sprintf("%s: already names pam_sms.so at line %d: nothing to do", path, l.Num), nil
 		}
 	}
 	after := -1 // line number after which to insert
-	var step pamLine
+	var step pamstack.Line
 	for _, l := range lines {
-		if !l.isAuth() || l.Problem != "" {
+		if !l.IsAuth() || l.Problem != "" {
 			continue
 		}
-		if isPasswordStep(r, l) {
+		if r.IsPasswordStep(l) {
 			after, step = l.End, l
 		}
 	}
@@ -194,23 +196,23 @@ func enableService(path, pamDir string) (string, error) {
 			path, step.Num, step.Control, step.Module, map[string]string{
 				"include":  "never run after a right password (2FA bypass)",
 				"substack": "send an SMS even for a wrong password",
-			}[step.Control], fixInclude)
+			}[step.Control], pamstack.FixInclude)
 	}
-	if hs, err := r.authStack(path); err == nil && containsSMS(hs) {
-		return "", fmt.Errorf("%s: the stack already runs pam_sms.so through %s (pam-auth-update?): a second line would ask twice", path, step.text())
+	if hs, err := r.AuthStack(path); err == nil && containsSMS(hs) {
+		return "", fmt.Errorf("%s: the stack already runs pam_sms.so through %s (pam-auth-update?): a second line would ask twice", path, step.Text())
 	}
 	edited := insertLine(string(data), after, smsLine)
 
 	// Check the result exactly as doctor would, before writing it.
-	check := newStackReader(pamDir)
-	check.cache[path] = parsePamFile(path, []byte(edited))
-	hs, err := check.authStack(path)
+	check := pamstack.NewReader(pamDir)
+	check.Replace(path, []byte(edited))
+	hs, err := check.AuthStack(path)
 	if err != nil {
 		return "", err
 	}
 	for i, h := range hs {
-		if h.kind == kindSMS && h.line.File == path {
-			if it := checkSMSHandler(hs, i, ""); it.Status != statusOK {
+		if h.IsSMS() && h.Line.File == path {
+			if it := pamstack.CheckHandler(hs, i, ""); it.Status != statusOK {
 				return "", fmt.Errorf("%s: refused, the stack would be wrong: %s (fix: %s)", path, it.Message, it.Fix)
 			}
 		}
@@ -218,33 +220,13 @@ func enableService(path, pamDir string) (string, error) {
 	if err := writeStack(path, data, []byte(edited), true); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s: added after line %d (%s): %s\n  backup: %s", path, after, step.text(),
+	return fmt.Sprintf("%s: added after line %d (%s): %s\n  backup: %s", path, after, step.Text(),
 		"auth required pam_sms.so", path+backupSuffix), nil
 }
 
-// isPasswordStep reports whether l checks the password: a password module,
-// or an include whose auth lines name one.
-func isPasswordStep(r *stackReader, l pamLine) bool {
-	if !l.isInclude() {
-		return kindOf(l) == kindPassword
-	}
-	sub, err := r.read(l.Module)
-	if err != nil {
-		return false
-	}
-	var hs []handler
-	r.flatten(sub, 0, 1, &hs)
+func containsSMS(hs []pamstack.Handler) bool {
 	for _, h := range hs {
-		if h.kind == kindPassword {
-			return true
-		}
-	}
-	return false
-}
-
-func containsSMS(hs []handler) bool {
-	for _, h := range hs {
-		if h.kind == kindSMS {
+		if h.IsSMS() {
 			return true
 		}
 	}
@@ -376,7 +358,7 @@ func runDisable(ctx context.Context, env *cliEnv, c *command, args []string) err
 		}
 		files = files[:0]
 		for _, ent := range entries {
-			if !ent.IsDir() && !skipServiceFile(ent.Name()) {
+			if !ent.IsDir() && !pamstack.SkipServiceFile(ent.Name()) {
 				files = append(files, ent.Name())
 			}
 		}

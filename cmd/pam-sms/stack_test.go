@@ -377,33 +377,6 @@ func TestEnableSshdWarnings(t *testing.T) {
 	}
 }
 
-func TestParsePamFile(t *testing.T) {
-	in := "# comment\n\nauth [success=ok\tdefault=die] /lib/x/pam_sms.so config=/etc/x # trailing\n" +
-		"-auth optional \\\n  pam_gnome_keyring.so\n@include common-auth\nauth required\n"
-	got := parsePamFile("f", []byte(in))
-	want := []pamLine{
-		{File: "f", Num: 3, End: 3, Type: "auth", Control: "[success=ok default=die]", Module: "/lib/x/pam_sms.so", Args: []string{"config=/etc/x"}},
-		{File: "f", Num: 4, End: 5, Type: "-auth", Control: "optional", Module: "pam_gnome_keyring.so", Args: []string{}},
-		{File: "f", Num: 6, End: 6, Type: "@include", Module: "common-auth"},
-		{File: "f", Num: 7, End: 7, Type: "auth", Control: "required", Problem: "no module"},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d lines: %+v", len(got), got)
-	}
-	for i := range want {
-		if got[i].text() != want[i].text() || got[i].Num != want[i].Num || got[i].End != want[i].End ||
-			got[i].Problem != want[i].Problem || got[i].Type != want[i].Type {
-			t.Errorf("line %d: got %+v, want %+v", i, got[i], want[i])
-		}
-	}
-	if !got[0].isSMS() || got[1].isSMS() {
-		t.Error("isSMS")
-	}
-	if v, ok := got[0].arg("config"); !ok || v != "/etc/x" {
-		t.Errorf("arg config = %q, %v", v, ok)
-	}
-}
-
 // TestDoctorBrokenAndFixed runs doctor on a deliberately broken machine and
 // on the same machine fixed (go test -v shows both checklists).
 func TestDoctorBrokenAndFixed(t *testing.T) {
@@ -492,15 +465,4 @@ func TestDoctorBrokenAndFixed(t *testing.T) {
 			t.Errorf("doctor sent %d SMS", gw.count())
 		}
 	})
-}
-
-func TestControlActionsRefusesMalformedControls(t *testing.T) {
-	for _, control := range []string{"requird", "success=ok]", "[success=ok", "[bogus=ok]", "[success=sideways]"} {
-		if _, err := controlActions(control); err == nil {
-			t.Errorf("controlActions(%q) accepted a malformed control", control)
-		}
-	}
-	if _, err := controlActions("[success=ok ignore=ignore default=die]"); err != nil {
-		t.Errorf("the documented control was refused: %v", err)
-	}
 }

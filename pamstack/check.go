@@ -1,4 +1,4 @@
-package main
+package pamstack
 
 import (
 	"fmt"
@@ -8,15 +8,15 @@ import (
 	"strings"
 )
 
-// Statuses of a checklist item.
+// Statuses of a checklist Item.
 const (
-	statusOK   = "OK"
-	statusWarn = "WARN"
-	statusFail = "FAIL"
+	StatusOK   = "OK"
+	StatusWarn = "WARN"
+	StatusFail = "FAIL"
 )
 
-// item is one line of a checklist (doctor; enable's sshd warnings).
-type item struct {
+// Item is one line of a checklist: what doctor prints, and why enable refuses.
+type Item struct {
 	Status  string   `json:"status"`
 	Check   string   `json:"check"`
 	Message string   `json:"message"`
@@ -42,15 +42,15 @@ func (f *findings) fix(fixes ...string) {
 }
 
 // item turns the findings into one checklist line; okMsg when there are none.
-func (f *findings) item(check, okMsg string) item {
-	it := item{Status: statusOK, Check: check, Message: okMsg}
+func (f *findings) item(check, okMsg string) Item {
+	it := Item{Status: StatusOK, Check: check, Message: okMsg}
 	switch {
 	case len(f.fails) > 0:
-		it.Status, it.Message = statusFail, strings.Join(append(f.fails, f.warns...), "; ")
+		it.Status, it.Message = StatusFail, strings.Join(append(f.fails, f.warns...), "; ")
 	case len(f.warns) > 0:
-		it.Status, it.Message = statusWarn, strings.Join(f.warns, "; ")
+		it.Status, it.Message = StatusWarn, strings.Join(f.warns, "; ")
 	}
-	if it.Status != statusOK {
+	if it.Status != StatusOK {
 		it.Fix = strings.Join(f.fixes, "; ")
 	}
 	return it
@@ -60,25 +60,31 @@ func (f *findings) item(check, okMsg string) item {
 // module it cannot load; none of them may let a login through.
 var errorCodes = []int{pamAuthErr, pamAuthinfoUnavail, pamSystemErr, pamUserUnknown, pamPermDenied}
 
+// BackupSuffix is what pam-sms enable keeps the previous content of a
+// service file as; such files are not services.
+const BackupSuffix = ".pam-sms.bak"
+
 const (
 	fixControl = "use the control `required` or `[success=ok ignore=ignore default=die]` for pam_sms.so"
 	fixOrder   = "put pam_sms.so right after the password step, e.g. after `@include common-auth` (Debian) " +
 		"or after `auth requisite pam_unix.so` (see pam_sms(8))"
-	fixInclude = "do not append pam_sms.so after `auth include` or `auth substack`: replace that line by explicit lines " +
+	// FixInclude is the fix for a pam_sms line after "auth include" or
+	// "auth substack".
+	FixInclude = "do not append pam_sms.so after `auth include` or `auth substack`: replace that line by explicit lines " +
 		"(auth required pam_env.so; auth requisite pam_unix.so nullok; auth required pam_sms.so) or select the authselect profile pam-sms"
 	fixWrongPw = "make a wrong password stop the stack before pam_sms (requisite pam_unix.so, or @include common-auth); " +
 		"never put pam_sms.so after `auth substack`"
 )
 
-// checkSMSHandler checks the pam_sms handler hs[i] of a flattened auth
+// CheckHandler checks the pam_sms Handler hs[i] of a flattened auth
 // stack. keyStep, when not empty, says that sshd already demanded a key
 // before this stack runs (AuthenticationMethods publickey,keyboard-interactive).
-func checkSMSHandler(hs []handler, i int, keyStep string) item {
+func CheckHandler(hs []Handler, i int, keyStep string) Item {
 	h := hs[i]
 	var f findings
 	if h.broken != "" {
 		f.fail(fmt.Sprintf("libpam cannot use this line (%s): every login through the stack fails", h.broken), "fix the line; see pam.conf(5)")
-		return f.item("stack "+h.line.where(), "")
+		return f.item("stack "+h.Line.Where(), "")
 	}
 	controlFailed := checkControl(h, &f)
 
@@ -100,10 +106,10 @@ func checkSMSHandler(hs []handler, i int, keyStep string) item {
 	if !right.reached[i] {
 		why := "an earlier line ends the whole stack first"
 		if right.ended >= 0 {
-			why = fmt.Sprintf("%s (%s) ends the whole stack on success first", hs[right.ended].line.where(), hs[right.ended].line.text())
+			why = fmt.Sprintf("%s (%s) ends the whole stack on success first", hs[right.ended].Line.Where(), hs[right.ended].Line.Text())
 		}
-		f.fail("after a right password pam_sms.so never runs, so no code is asked (2FA bypass): "+why, fixInclude)
-		return f.item("stack "+h.line.where(), "")
+		f.fail("after a right password pam_sms.so never runs, so no code is asked (2FA bypass): "+why, FixInclude)
+		return f.item("stack "+h.Line.Where(), "")
 	}
 	if right.status != pamSuccess {
 		f.warn("a right password and a right code still fail (stack result "+codeName(right.status)+")", "")
@@ -125,9 +131,9 @@ func checkSMSHandler(hs []handler, i int, keyStep string) item {
 		wrong := simulate(hs, scenario{password: pamAuthErr, sms: pamSuccess})
 		switch {
 		case wrong.status == pamSuccess:
-			f.fail("a wrong password with a right code logs in: the password step "+hs[pw].line.where()+" does not count", fixWrongPw)
+			f.fail("a wrong password with a right code logs in: the password step "+hs[pw].Line.Where()+" does not count", fixWrongPw)
 		case wrong.reached[i]:
-			f.warn("an SMS is sent even after a wrong password (the password step "+hs[pw].line.where()+
+			f.warn("an SMS is sent even after a wrong password (the password step "+hs[pw].Line.Where()+
 				" does not stop the stack): anyone who knows a user name can trigger paid messages", fixWrongPw)
 		}
 	}
@@ -135,19 +141,19 @@ func checkSMSHandler(hs []handler, i int, keyStep string) item {
 	if pw < 0 {
 		ok = "pam_sms.so runs after the SSH key (" + keyStep + "), and a failure of it denies the login"
 	}
-	return f.item("stack "+h.line.where(), ok)
+	return f.item("stack "+h.Line.Where(), ok)
 }
 
 // checkControl reports controls that let an error of pam_sms through or
 // deny exempt users; it returns whether it found a failure.
-func checkControl(h handler, f *findings) bool {
+func checkControl(h Handler, f *findings) bool {
 	var skipped []string
 	for _, code := range errorCodes {
 		if a := h.actions[code]; a != actBad && a != actDie {
 			skipped = append(skipped, pamCodeNames[code]+"="+a.String())
 		}
 	}
-	control := h.line.Control
+	control := h.Line.Control
 	if len(skipped) > 0 {
 		switch control {
 		case "sufficient":
@@ -180,10 +186,10 @@ func codeName(code int) string {
 	return fmt.Sprintf("PAM code %d", code)
 }
 
-// skipServiceFile reports names in a pam.d directory that are not services:
+// SkipServiceFile reports names in a pam.d directory that are not services:
 // backups and package manager leftovers.
-func skipServiceFile(name string) bool {
-	for _, suffix := range []string{backupSuffix, "~", ".bak", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".rpmnew", ".rpmsave", ".rpmorig"} {
+func SkipServiceFile(name string) bool {
+	for _, suffix := range []string{BackupSuffix, "~", ".bak", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".rpmnew", ".rpmsave", ".rpmorig"} {
 		if strings.HasSuffix(name, suffix) {
 			return true
 		}
@@ -191,64 +197,64 @@ func skipServiceFile(name string) bool {
 	return strings.HasPrefix(name, ".")
 }
 
-// smsStack is a service file that names pam_sms.so.
-type smsStack struct {
-	name  string    // file name in the pam directory
-	lines []pamLine // its own lines that name pam_sms.so
+// Stack is a service file that names pam_sms.so.
+type Stack struct {
+	Name  string // file name in the PAM directory
+	Lines []Line // its own lines that name pam_sms.so
 }
 
-// findSMSStacks lists the files of dir that name pam_sms.so, in name order.
-func findSMSStacks(r *stackReader) ([]smsStack, error) {
+// FindSMSStacks lists the files of dir that name pam_sms.so, in name order.
+func FindSMSStacks(r *Reader) ([]Stack, error) {
 	entries, err := os.ReadDir(r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading the PAM directory: %w", err)
 	}
-	var stacks []smsStack
+	var stacks []Stack
 	for _, e := range entries {
-		if skipServiceFile(e.Name()) {
+		if SkipServiceFile(e.Name()) {
 			continue
 		}
 		info, err := os.Stat(filepath.Join(r.dir, e.Name()))
 		if err != nil || !info.Mode().IsRegular() {
 			continue
 		}
-		lines, err := r.read(e.Name())
+		lines, err := r.Read(e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", filepath.Join(r.dir, e.Name()), err)
 		}
-		s := smsStack{name: e.Name()}
+		s := Stack{Name: e.Name()}
 		for _, l := range lines {
-			if l.isSMS() {
-				s.lines = append(s.lines, l)
+			if l.IsSMS() {
+				s.Lines = append(s.Lines, l)
 			}
 		}
-		if len(s.lines) > 0 {
+		if len(s.Lines) > 0 {
 			stacks = append(stacks, s)
 		}
 	}
 	return stacks, nil
 }
 
-// checkStack checks every pam_sms line of one service file.
-func checkStack(r *stackReader, s smsStack, keyStep string) []item {
-	var items []item
-	for _, l := range s.lines {
-		if !l.isAuth() {
-			items = append(items, item{Status: statusFail, Check: "stack " + l.where(),
+// CheckStack checks every pam_sms line of one service file.
+func CheckStack(r *Reader, s Stack, keyStep string) []Item {
+	var items []Item
+	for _, l := range s.Lines {
+		if !l.IsAuth() {
+			items = append(items, Item{Status: StatusFail, Check: "stack " + l.Where(),
 				Message: fmt.Sprintf("pam_sms.so only authenticates; as a %s line libpam finds no function for it and the %s step fails", l.Type, l.Type),
 				Fix:     "remove the line; pam_sms.so belongs in the auth stack only"})
 		}
 	}
-	hs, err := r.authStack(s.name)
+	hs, err := r.AuthStack(s.Name)
 	if err != nil {
-		return append(items, item{Status: statusFail, Check: "stack " + s.name, Message: err.Error()})
+		return append(items, Item{Status: StatusFail, Check: "stack " + s.Name, Message: err.Error()})
 	}
-	if s.name != "sshd" {
+	if s.Name != "sshd" {
 		keyStep = ""
 	}
 	for i, h := range hs {
-		if h.kind == kindSMS && h.line.File == filepath.Join(r.dir, s.name) {
-			items = append(items, checkSMSHandler(hs, i, keyStep))
+		if h.kind == kindSMS && h.Line.File == filepath.Join(r.dir, s.Name) {
+			items = append(items, CheckHandler(hs, i, keyStep))
 		}
 	}
 	return items

@@ -157,7 +157,7 @@ func (p *parser) code(s section) Code {
 		Resends:  p.integer(s, "resends", 1, 0, 5),
 		Language: p.enum(s, "language", "en", "en", "de"),
 	}
-	c.Message, _ = p.str(s, "message", DefaultMessage)
+	c.Message, _ = p.str(s, "message", DefaultMessageFor(c.Language))
 	p.checkMessage(s, c.Message)
 	p.unknown(s, knownKeys("code"), keyHint("code"))
 	return c

@@ -45,8 +45,12 @@ type Config struct {
 
 // Policy is the [policy] section.
 type Policy struct {
-	Groups          []string // ["*"] = every user
-	AllUsers        bool     // Groups contains "*"
+	Groups   []string // ["*"] = every user
+	AllUsers bool     // Groups contains "*"
+	// ExemptUsers and ExemptGroups never need a code (break-glass accounts):
+	// policy.Decide checks them before everything else.
+	ExemptUsers     []string
+	ExemptGroups    []string
 	TrustedNetworks netmatch.Set
 	TrustLocal      bool
 	FailMode        FailMode

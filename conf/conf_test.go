@@ -156,6 +156,10 @@ func TestParseValid(t *testing.T) {
 	}
 	minimal := defaults("https://gw.example/send")
 	minimal.Path = "test.conf"
+	exemptCfg := defaults("https://gw.example/send")
+	exemptCfg.Path = "test.conf"
+	exemptCfg.Policy.ExemptUsers = []string{"breakglass"}
+	exemptCfg.Policy.ExemptGroups = []string{"wheel-emergency", "ops"}
 
 	tests := []struct {
 		name string
@@ -166,6 +170,7 @@ func TestParseValid(t *testing.T) {
 		{"minimal", base, minimal},
 		{"empty_sections", base + "[policy]\n[code]\n[gateway.fields]\n[gateway.extra]\n[limits]\n[numbers]\n", minimal},
 		{"empty_trusted_networks", base + "[policy]\ntrusted_networks = []\n", minimal},
+		{"exempt", base + "[policy]\nexempt_users = [\"breakglass\"]\nexempt_groups = [\"wheel-emergency\", \"ops\"]\n", exemptCfg},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,6 +264,26 @@ func TestParseErrors(t *testing.T) {
 			`4: policy.fail_mode: must be a string, not a boolean`}},
 		{"missing_number", base + "[policy]\nmissing_number = \"allow\"\n", []string{
 			`4: policy.missing_number: must be "deny" or "ignore", not "allow"`}},
+		{"exempt_users_type", base + "[policy]\nexempt_users = \"root\"\n", []string{
+			`4: policy.exempt_users: must be an array of strings, not a string`}},
+		{"exempt_users_star", base + "[policy]\nexempt_users = [\"*\"]\n", []string{
+			`4: policy.exempt_users: "*" would exempt every user; list the break-glass names`}},
+		{"exempt_users_bad_names", base + "[policy]\nexempt_users = [\"ok\", \"bad name\", \"\"]\n", []string{
+			`4: policy.exempt_users: "bad name" is not a valid user name`,
+			`4: policy.exempt_users: "" is not a valid user name`}},
+		{"exempt_groups_element_type", base + "[policy]\nexempt_groups = [\"wheel\", 5]\n", []string{
+			`4: policy.exempt_groups: element 2 must be a string, not an integer`}},
+		{"exempt_groups_star", base + "[policy]\nexempt_groups = [\"*\"]\n", []string{
+			`4: policy.exempt_groups: "*" would exempt every group; list the break-glass names`}},
+		{"exempt_groups_bad_name", base + "[policy]\nexempt_groups = [\"-x\"]\n", []string{
+			`4: policy.exempt_groups: "-x" is not a valid group name`}},
+		{"exempt_typo", base + "[policy]\nexempt_user = [\"root\"]\n", []string{
+			`4: policy.exempt_user: unknown key (did you mean exempt_users?)`}},
+		// Every bad entry is named, not only the first.
+		{"trusted_networks_every_bad_entry", base + "[policy]\ntrusted_networks = [\"10.0.0.1/8\", \"192.0.2.0/24\", \"intranet\", \" 10.1.0.0/16\"]\n", []string{
+			`4: policy.trusted_networks: entry 0 "10.0.0.1/8": host bits set; did you mean 10.0.0.0/8?`,
+			`4: policy.trusted_networks: entry 2 "intranet": not an IP address or CIDR prefix (host names are not allowed)`,
+			`4: policy.trusted_networks: entry 3 " 10.1.0.0/16": leading or trailing white space`}},
 		{"policy_unknown_typo", base + "[policy]\ntrusted_network = []\n", []string{
 			`4: policy.trusted_network: unknown key (did you mean trusted_networks?)`}},
 		{"policy_key_elsewhere", base + "[policy]\ndigits = 6\n", []string{

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"errors"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -31,7 +32,7 @@ func sectionNames() []string {
 func knownKeys(table string) []string {
 	switch table {
 	case "policy":
-		return []string{"groups", "trusted_networks", "trust_local", "fail_mode", "missing_number"}
+		return []string{"groups", "exempt_users", "exempt_groups", "trusted_networks", "trust_local", "fail_mode", "missing_number"}
 	case "code":
 		return []string{"digits", "validity", "attempts", "resends", "language", "message"}
 	case "gateway":
@@ -90,6 +91,8 @@ func (p *parser) config(root section) *Config {
 func (p *parser) policy(s section) Policy {
 	pol := Policy{
 		Groups:          p.groups(s),
+		ExemptUsers:     p.exempt(s, "exempt_users", "user"),
+		ExemptGroups:    p.exempt(s, "exempt_groups", "group"),
 		TrustedNetworks: p.networks(s),
 		TrustLocal:      p.boolean(s, "trust_local", false),
 	}
@@ -120,6 +123,24 @@ func (p *parser) groups(s section) []string {
 	return groups
 }
 
+// exempt reads exempt_users or exempt_groups: names only, since "*" would
+// exempt everyone and is better said by taking pam_sms out of the stack.
+func (p *parser) exempt(s section, key, what string) []string {
+	names, ok := p.strings(s, key, nil)
+	if !ok {
+		return nil
+	}
+	for _, n := range names {
+		switch {
+		case n == "*":
+			p.addKey(s, key, `"*" would exempt every %s; list the break-glass names`, what)
+		case !validName(n):
+			p.addKey(s, key, "%s is not a valid %s name", quote(n), what)
+		}
+	}
+	return names
+}
+
 // validName accepts POSIX-ish user and group names as shadow-utils does with
 // its relaxed rules: [a-zA-Z0-9_.][a-zA-Z0-9_.-]*$? and at most 32 bytes.
 func validName(name string) bool {
@@ -143,8 +164,19 @@ func (p *parser) networks(s section) netmatch.Set {
 		return netmatch.Set{}
 	}
 	set, err := netmatch.Parse(list)
-	if err != nil {
-		p.addKey(s, "trusted_networks", "%s", trimPkg(err))
+	if err == nil {
+		return set
+	}
+	// Parse stops at the first bad entry; report every one, so that a
+	// list is fixed in one go.
+	for i, e := range list {
+		if _, err := netmatch.Parse([]string{e}); err != nil {
+			var pe *netmatch.ParseError
+			if errors.As(err, &pe) {
+				pe.Index = i
+			}
+			p.addKey(s, "trusted_networks", "%s", trimPkg(err))
+		}
 	}
 	return set
 }

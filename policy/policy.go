@@ -67,11 +67,22 @@ type Decision struct {
 	Number  smsclient.Number // set when Outcome is Challenge
 }
 
-// Decide applies SPEC section 4 in a fixed order: group membership, then the
-// client network, then the number. The caller has resolved acct already, so an
-// unknown user never reaches here.
+// Decide applies SPEC section 4 in a fixed order: the break-glass exemptions
+// (exempt_users, exempt_groups), group membership, then the client network,
+// then the number. The exemptions come first so that nothing else in the
+// config (a missing number, a group change) can lock out the emergency
+// account. The caller has resolved acct already, so an unknown user never
+// reaches here; acct.Name is the name NSS returned, as limits are keyed.
 func Decide(cfg *conf.Config, req Request, acct Account) Decision {
 	p := cfg.Policy
+	if slices.Contains(p.ExemptUsers, acct.Name) {
+		return Decision{Outcome: Exempt, Reason: "user in exempt_users"}
+	}
+	for _, g := range p.ExemptGroups {
+		if slices.Contains(acct.Groups, g) {
+			return Decision{Outcome: Exempt, Reason: "member of exempt group " + g}
+		}
+	}
 	if !p.AllUsers && !inAnyGroup(acct.Groups, p.Groups) {
 		return Decision{Outcome: Exempt, Reason: "user is in none of the enforced groups"}
 	}

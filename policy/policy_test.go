@@ -52,6 +52,22 @@ func TestDecide(t *testing.T) {
 		{"no number, ignore", "[policy]\nmissing_number = \"ignore\"", carol, "192.0.2.1", policy.IgnoreNoNumber, `no number configured and missing_number is "ignore"`},
 		// Exemptions come before the number: an exempt user needs none.
 		{"no number but exempt", "[policy]\ntrusted_networks = [\"192.0.2.0/24\"]", carol, "192.0.2.1", policy.Exempt, "client is in trusted_networks"},
+
+		// Break-glass: exempt_users and exempt_groups come before everything
+		// else, so no number, no group and no trusted network is needed.
+		{"exempt user without a number", "[policy]\nexempt_users = [\"carol\"]", carol, "192.0.2.1", policy.Exempt, "user in exempt_users"},
+		{"exempt user with a number", "[policy]\nexempt_users = [\"bob\", \"alice\"]", alice, "192.0.2.1", policy.Exempt, "user in exempt_users"},
+		{"exempt user in an enforced group", "[policy]\ngroups = [\"staff\"]\nexempt_users = [\"carol\"]", carol, "", policy.Exempt, "user in exempt_users"},
+		{"exempt user before trusted network", "[policy]\nexempt_users = [\"carol\"]\ntrusted_networks = [\"192.0.2.0/24\"]", carol, "192.0.2.1", policy.Exempt, "user in exempt_users"},
+		{"exempt user before trust_local", "[policy]\nexempt_users = [\"carol\"]\ntrust_local = true", carol, "", policy.Exempt, "user in exempt_users"},
+		{"exempt group (supplementary)", "[policy]\nexempt_groups = [\"wheel-emergency\", \"staff\"]", carol, "192.0.2.1", policy.Exempt, "member of exempt group staff"},
+		{"exempt group (primary)", "[policy]\nexempt_groups = [\"carol\"]", carol, "192.0.2.1", policy.Exempt, "member of exempt group carol"},
+		{"exempt group, enforced group too", "[policy]\ngroups = [\"staff\"]\nexempt_groups = [\"staff\"]", alice, "192.0.2.1", policy.Exempt, "member of exempt group staff"},
+		{"exempt user wins over exempt group", "[policy]\nexempt_users = [\"carol\"]\nexempt_groups = [\"staff\"]", carol, "", policy.Exempt, "user in exempt_users"},
+		// A name or group that only looks alike exempts nobody.
+		{"other user exempt", "[policy]\nexempt_users = [\"carol\"]", alice, "192.0.2.1", policy.Challenge, "second factor required"},
+		{"exempt user names are exact", "[policy]\nexempt_users = [\"Carol\", \"caro\"]", carol, "192.0.2.1", policy.DenyNoNumber, "no number configured for the user"},
+		{"not in the exempt group", "[policy]\nexempt_groups = [\"wheel-emergency\"]", carol, "192.0.2.1", policy.DenyNoNumber, "no number configured for the user"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

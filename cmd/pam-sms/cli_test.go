@@ -92,6 +92,7 @@ type configOpts struct {
 	numbers       string // [numbers] body; default root's number
 	noNumbers     bool
 	limitsSection string // extra [limits] lines
+	policy        string // extra [policy] lines
 	success       string
 }
 
@@ -130,7 +131,7 @@ func writeConfig(t *testing.T, o configOpts) (path, stateDir string) {
 groups = %s
 trusted_networks = ["10.0.0.0/8"]
 missing_number = %q
-
+%s
 [code]
 message = "Code {code} for {user}"
 
@@ -146,7 +147,7 @@ window = "15m"
 state_dir = %q
 %s
 [numbers]
-%s`, o.groups, o.missing, o.url, testPassword, o.success, ca, stateDir, o.limitsSection, o.numbers)
+%s`, o.groups, o.missing, o.policy, o.url, testPassword, o.success, ca, stateDir, o.limitsSection, o.numbers)
 	path = filepath.Join(dir, "pam_sms.conf")
 	if err := os.WriteFile(path, []byte(body), 0o640); err != nil {
 		t.Fatal(err)

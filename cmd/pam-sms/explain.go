@@ -17,8 +17,9 @@ var explainCmd = &command{
 	ShortUsage: "pam-sms explain USER [--rhost ADDR] [--config PATH] [--json]",
 	ShortHelp:  "Show the decision the helper would take for a login, sending nothing",
 	LongHelp: `Takes the decision pam-sms-helper takes at login, with the same code
-(policy.Decide), and says why: exempt (not in the enforced groups, client in
-trusted_networks, local login with trust_local), a code would be sent to the
+(policy.Decide), and says why: exempt (a break-glass account in exempt_users
+or exempt_groups, not in the enforced groups, client in trusted_networks,
+local login with trust_local), a code would be sent to the
 masked number, or denied for lack of a number. --rhost sets the client
 address (PAM_RHOST) to assume; without it the login is local (console, su).
 It also tells whether a rate limit would refuse the send right now.

@@ -45,6 +45,16 @@ func TestExplain(t *testing.T) {
 			name: "no number, ignore", opts: configOpts{noNumbers: true, missing: "ignore"}, args: []string{"root"},
 			want: explanation{Outcome: "ignore-no-number", Reason: `no number configured and missing_number is "ignore"`, PAMResult: "PAM_IGNORE"},
 		},
+		// Break-glass comes before the number and the trusted networks.
+		{
+			name: "exempt user without a number", opts: configOpts{noNumbers: true, policy: `exempt_users = ["root"]`}, args: []string{"root"},
+			want: explanation{Outcome: "exempt", Reason: "user in exempt_users", PAMResult: "PAM_IGNORE"},
+		},
+		{
+			name: "exempt group, untrusted client", opts: configOpts{policy: `exempt_groups = ["no-such-group-xyz", "root"]`},
+			args: []string{"root", "--rhost", "192.0.2.1"},
+			want: explanation{Rhost: "192.0.2.1", Outcome: "exempt", Reason: "member of exempt group root", PAMResult: "PAM_IGNORE"},
+		},
 		{
 			name: "unknown user", args: []string{"no-such-user-xyz"}, wantCode: exitFailed,
 			want: explanation{User: "no-such-user-xyz", Outcome: "user-unknown", Reason: "user unknown to the system", PAMResult: "PAM_USER_UNKNOWN"},

@@ -482,9 +482,7 @@ func rootPool(caFile string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// users finds enforced users without a number. It asks policy.Decide for
-// a remote login from outside trusted_networks, so that only group
-// membership and the number count.
+// users finds enforced users without a number.
 func (d *doctor) users(cfg *conf.Config) []item {
 	var items []item
 	for _, g := range cfg.Policy.Groups {
@@ -497,22 +495,9 @@ func (d *doctor) users(cfg *conf.Config) []item {
 				Fix:     "correct the group name in " + cfg.Path})
 		}
 	}
-	names, err := d.host.Users(d.ctx)
+	names, missing, err := d.missingNumbers(cfg)
 	if err != nil {
 		return append(items, item{Status: statusWarn, Check: "users", Message: "cannot list users: " + err.Error()})
-	}
-	strict := *cfg
-	strict.Policy.TrustLocal = false
-	var missing []string
-	for _, name := range names {
-		acct, err := policy.LookupAccount(name)
-		if err != nil {
-			continue
-		}
-		switch policy.Decide(&strict, policy.Request{User: name}, acct).Outcome {
-		case policy.DenyNoNumber, policy.IgnoreNoNumber:
-			missing = append(missing, name)
-		}
 	}
 	if len(missing) == 0 {
 		return append(items, item{Status: statusOK, Check: "users",
@@ -531,4 +516,28 @@ func (d *doctor) users(cfg *conf.Config) []item {
 		it.Fix += " (pam-sms doctor --verbose lists them)"
 	}
 	return append(items, it)
+}
+
+// missingNumbers lists the users who can log in and those of them who are
+// enforced and have no number. It asks policy.Decide for a remote login
+// from outside trusted_networks, so that only group membership, exemptions
+// and the number count.
+func (d *doctor) missingNumbers(cfg *conf.Config) (names, missing []string, err error) {
+	names, err = d.host.Users(d.ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	strict := *cfg
+	strict.Policy.TrustLocal = false
+	for _, name := range names {
+		acct, err := policy.LookupAccount(name)
+		if err != nil {
+			continue
+		}
+		switch policy.Decide(&strict, policy.Request{User: name}, acct).Outcome {
+		case policy.DenyNoNumber, policy.IgnoreNoNumber:
+			missing = append(missing, name)
+		}
+	}
+	return names, missing, nil
 }

@@ -11,14 +11,21 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/pamstack"
 )
 
 var enableCmd = &command{
 	Name:       "enable",
-	ShortUsage: "pam-sms enable [--service sshd|login|all] [--pam-dir DIR]",
+	ShortUsage: "pam-sms enable [--service sshd|login|all] [--pam-dir DIR] [--config PATH] [--force]",
 	ShortHelp:  "Put pam_sms.so into the PAM stacks after the password step",
 	LongHelp: `Adds the SMS step to the PAM stacks.
+
+First it runs the checks of check and doctor and refuses, changing nothing,
+when a login would fail: the configuration has problems, the state directory
+or the helper is wrong (what doctor reports as FAIL), or enforced users who
+can log in have no number under missing_number = "deny" (they are named,
+root included). --force enables all the same and lists what it overrode.
 
 On Debian and Ubuntu with --service all (the default) it runs
 "pam-auth-update --enable sms": every service that includes common-auth
@@ -43,10 +50,12 @@ effective sshd settings (sshd -T) would keep the code prompt from appearing.
 Keep a root session open and run "pam-sms try" from another one before you
 log out.
 
-Exit status 0 when done, 1 when a stack was refused, 3 when it could not run.
+Exit status 0 when done, 1 when the checks or a stack refused, 3 when it
+could not run.
 
 Examples:
   pam-sms enable --service sshd
+  pam-sms enable --service sshd --config /etc/security/pam_sms.conf
   pam-sms enable                 # Debian: pam-auth-update --enable sms`,
 	Run: runEnable,
 }
@@ -84,11 +93,19 @@ type stackEdit struct {
 	service string
 	pamDir  string
 	direct  bool // --pam-dir given: never pam-auth-update
+	config  string
+	force   bool
 }
 
 func parseStackEdit(env *cliEnv, c *command, args []string) (*stackEdit, error) {
 	fs := newFlags(c, env)
 	service := fs.String("service", "all", "sshd, login or all")
+	var configPath *string
+	var force *bool
+	if c.Name == "enable" {
+		configPath = fs.String("config", conf.DefaultPath, "configuration file the module reads")
+		force = fs.Bool("force", false, "enable even when the checks find a login that would fail")
+	}
 	pamDir := fs.String("pam-dir", "", "PAM service directory to change (default /etc/pam.d; never runs pam-auth-update)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -104,6 +121,9 @@ func parseStackEdit(env *cliEnv, c *command, args []string) (*stackEdit, error) 
 		return nil, errUsage
 	}
 	e := &stackEdit{service: *service, pamDir: *pamDir, direct: *pamDir != ""}
+	if configPath != nil {
+		e.config, e.force = *configPath, *force
+	}
 	if !e.direct {
 		e.pamDir = defaultPamDir
 	}
@@ -129,6 +149,9 @@ func runEnable(ctx context.Context, env *cliEnv, c *command, args []string) erro
 	}
 	h := env.host()
 	if err := needRoot("enable changes " + e.pamDir); err != nil && !e.direct {
+		return err
+	}
+	if err := gateEnable(ctx, env, h, e); err != nil {
 		return err
 	}
 	var refused []string
@@ -405,4 +428,74 @@ func printSshdAdvice(ctx context.Context, env *cliEnv, h *host) {
 	}
 	fmt.Fprintf(env.Stdout, "\nwarning: sshd -T shows settings under which SSH logins get no SMS prompt or skip it:\n")
 	printChecklist(env.Stdout, []item{it})
+}
+
+// gateEnable runs the checks of check and doctor that tell a login would
+// fail once pam_sms.so is in the stack: a configuration with problems, a
+// wrong state directory or helper, enforced users without a number under
+// missing_number = "deny". Any of them refuses (exit 1, each reason
+// listed) unless --force, which says what it overrode.
+func gateEnable(ctx context.Context, env *cliEnv, h *host, e *stackEdit) error {
+	reasons := enableBlockers(ctx, h, e.config)
+	if len(reasons) == 0 {
+		return nil
+	}
+	if e.force {
+		fmt.Fprintf(env.Stderr, "pam-sms enable: --force: enabling although logins will fail:\n")
+		printReasons(env, reasons)
+		return nil
+	}
+	fmt.Fprintf(env.Stderr, "pam-sms enable: refused, logins through pam_sms would fail; nothing was changed:\n")
+	printReasons(env, reasons)
+	return failf(exitFailed, "fix the above and run pam-sms enable again, or override with --force (pam-sms doctor shows the same)")
+}
+
+func printReasons(env *cliEnv, reasons []item) {
+	for _, r := range reasons {
+		fmt.Fprintf(env.Stderr, "  - %s: %s\n", r.Check, r.Message)
+		for _, d := range r.Details {
+			fmt.Fprintf(env.Stderr, "      %s\n", d)
+		}
+		if r.Fix != "" {
+			fmt.Fprintf(env.Stderr, "    fix: %s\n", r.Fix)
+		}
+	}
+}
+
+// enableBlockers are the reasons a login through pam_sms would fail, as
+// doctor reports them: its FAIL items for the configuration, the state
+// directory and the helper, and the enforced users who can log in but
+// have no number while missing_number = "deny" (root included).
+func enableBlockers(ctx context.Context, h *host, configPath string) []item {
+	d := &doctor{ctx: ctx, host: h, verbose: true}
+	var reasons []item
+	failed := func(it item) {
+		if it.Status == statusFail {
+			reasons = append(reasons, it)
+		}
+	}
+	cfg, items := d.config(configPath)
+	for _, it := range items {
+		failed(it)
+	}
+	failed(d.helper(h.helperPath(), "the line pam-sms enable adds"))
+	if cfg == nil {
+		return reasons
+	}
+	failed(d.stateDir(cfg.Limits.StateDir))
+	if cfg.Policy.MissingNumber != conf.MissingDeny {
+		return reasons
+	}
+	names, missing, err := d.missingNumbers(cfg)
+	switch {
+	case err != nil:
+		reasons = append(reasons, item{Status: statusFail, Check: "users",
+			Message: "cannot list the users who can log in, so cannot tell who would be locked out: " + err.Error()})
+	case len(missing) > 0:
+		reasons = append(reasons, item{Status: statusFail, Check: "users",
+			Message: fmt.Sprintf("%d of %d users who can log in are enforced and have no number; with missing_number = \"deny\" they could no longer log in: %s",
+				len(missing), len(names), strings.Join(missing, ", ")),
+			Fix: "add their numbers to [numbers] in " + cfg.Path + ", or take them out of the enforced groups"})
+	}
+	return reasons
 }

@@ -60,6 +60,17 @@ type host struct {
 	Group string
 	// Users lists the accounts that can log in, by name.
 	Users func(ctx context.Context) ([]string, error)
+	// Helper is the helper a stack line without helper= runs; "" is
+	// defaultHelper.
+	Helper string
+}
+
+// helperPath is the helper the module runs when the line names none.
+func (h *host) helperPath() string {
+	if h.Helper != "" {
+		return h.Helper
+	}
+	return defaultHelper
 }
 
 func realHost() *host {

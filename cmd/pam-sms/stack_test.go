@@ -258,6 +258,7 @@ func TestEnableDisable(t *testing.T) {
 		{name: "no password step", args: []string{"--service", "login"}, files: map[string]string{"login": "auth required pam_permit.so\n"},
 			wantCode: exitFailed, stderr: "no password step found"},
 	}
+	h, cfg := enableHost(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := pamDir(t, tt.files)
@@ -267,7 +268,7 @@ func TestEnableDisable(t *testing.T) {
 				}
 			}
 			before := snapshot(t, dir)
-			r := run(t, append([]string{"enable", "--pam-dir", dir}, tt.args...)...)
+			r := runWith(t, h, nil, append([]string{"enable", "--config", cfg, "--pam-dir", dir}, tt.args...)...)
 			if r.code != tt.wantCode || !strings.Contains(r.stderr, tt.stderr) {
 				t.Fatalf("enable: exit %d, want %d; stderr %q, want %q", r.code, tt.wantCode, r.stderr, tt.stderr)
 			}
@@ -302,7 +303,7 @@ func TestEnableDisable(t *testing.T) {
 				}
 			}
 			if len(tt.changed) > 0 {
-				again := run(t, append([]string{"enable", "--pam-dir", dir}, tt.args...)...)
+				again := runWith(t, h, nil, append([]string{"enable", "--config", cfg, "--pam-dir", dir}, tt.args...)...)
 				if again.code != exitOK || !strings.Contains(again.stdout, "already names pam_sms.so") {
 					t.Errorf("second enable: exit %d\n%s%s", again.code, again.stdout, again.stderr)
 				}
@@ -365,7 +366,9 @@ func TestDisableKeepsOwnLines(t *testing.T) {
 func TestEnableSshdWarnings(t *testing.T) {
 	requireRoot(t)
 	dir := pamDir(t, map[string]string{"sshd": debianSshd})
-	r := runWith(t, testHost(t, debianSshdT), nil, "enable", "--pam-dir", dir, "--service", "sshd")
+	h, cfg := enableHost(t)
+	h.SshdT = testHost(t, debianSshdT).SshdT
+	r := runWith(t, h, nil, "enable", "--config", cfg, "--pam-dir", dir, "--service", "sshd")
 	for _, want := range []string{"warning: sshd -T shows", "KbdInteractiveAuthentication is no",
 		"a key alone logs in", "PasswordAuthentication is yes", dropInPath} {
 		if !strings.Contains(r.stdout, want) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -14,14 +13,27 @@ import (
 var checkCmd = &command{
 	Name:       "check",
 	ShortUsage: "pam-sms check [--config PATH] [--json]",
-	ShortHelp:  "Validate the configuration and its file permissions",
+	ShortHelp:  "Validate the configuration and check it against this machine",
 	LongHelp: `Reads the configuration exactly as pam-sms-helper does at login and prints
-every problem with its line and key: unknown keys, bad values, bad numbers or
-sender IDs, and file owner or mode problems of the config, password_file and
-ca_file. Warnings do not fail the check: an SMS text longer than one message,
-fail_mode "safe", and a validity that outlasts the module's default deadline.
---json prints the same as one JSON document. Exit status 0 when the file is
-usable, 1 when any problem was found.
+every problem with its file, line and key: unknown keys, bad values, every bad
+trusted_networks entry, bad numbers or sender IDs, and file owner or mode
+problems of the config, password_file and ca_file. Then it checks what would
+make a login fail although the file is valid: the gateway URL still the
+shipped placeholder (gateway.example), a state_dir that is missing, not
+owned by root or writable by others, and groups that do not exist (a
+problem when none of groups, or none of exempt_groups, exists).
+
+Warnings do not fail the check: a group that does not exist among others
+that do, a [numbers] or exempt_users entry for a user the system does not
+know, an unassigned country code or a number that is not a mobile number
+where the numbering plan tells, the state_dir group or mode, an SMS text
+longer than one message, fail_mode "safe", a validity that outlasts the
+module's default deadline, and, under missing_number = "deny", the users
+who can log in and have no number (always said with groups = ["*"]).
+
+--json prints the same as one JSON document; each finding is an object
+{file, line, key, message, severity} with severity "problem" or "warning".
+Exit status 0 when the file is usable, 1 when any problem was found.
 
 Examples:
   pam-sms check
@@ -32,15 +44,17 @@ Examples:
 
 // checkReport is what check prints; --json encodes it.
 type checkReport struct {
-	Path            string   `json:"path"`
-	OK              bool     `json:"ok"`
-	Problems        []string `json:"problems"` // "LINE: KEY: MSG", or a file problem
-	Warnings        []string `json:"warnings"`
-	Numbers         int      `json:"numbers"`
-	TrustedNetworks int      `json:"trusted_networks"`
+	Path            string    `json:"path"`
+	OK              bool      `json:"ok"`
+	Problems        []problem `json:"problems"` // problems and warnings, in file order
+	Numbers         int       `json:"numbers"`
+	TrustedNetworks int       `json:"trusted_networks"`
+	// LockedOut names the users who can log in and would be denied for
+	// lack of a number (missing_number = "deny").
+	LockedOut []string `json:"locked_out"`
 }
 
-func runCheck(_ context.Context, env *cliEnv, c *command, args []string) error {
+func runCheck(ctx context.Context, env *cliEnv, c *command, args []string) error {
 	fs := newFlags(c, env)
 	path := fs.String("config", conf.DefaultPath, "configuration file")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -51,57 +65,52 @@ func runCheck(_ context.Context, env *cliEnv, c *command, args []string) error {
 	if err := wantArgs(env, c, pos, 0, 0, ""); err != nil {
 		return err
 	}
-	rep := checkReport{Path: *path, Problems: []string{}, Warnings: []string{}}
-	cfg, err := conf.Load(*path)
-	var ce *conf.Error
-	switch {
-	case errors.As(err, &ce):
-		rep.Path = ce.Path
-		for _, p := range ce.Problems {
-			rep.Problems = append(rep.Problems, p.String())
-		}
-	case err != nil:
-		rep.Problems = append(rep.Problems, err.Error())
-	default:
-		rep.OK, rep.Warnings = true, warnings(cfg)
-		rep.Numbers, rep.TrustedNetworks = len(cfg.Numbers), cfg.Policy.TrustedNetworks.Len()
+	res := checkConfig(ctx, env.host(), *path)
+	rep := checkReport{Path: res.Path, OK: !res.failed(), Problems: res.Problems, LockedOut: res.Locked}
+	if rep.Problems == nil {
+		rep.Problems = []problem{}
+	}
+	if rep.LockedOut == nil {
+		rep.LockedOut = []string{}
+	}
+	if res.Config != nil {
+		rep.Numbers, rep.TrustedNetworks = len(res.Config.Numbers), res.Config.Policy.TrustedNetworks.Len()
 	}
 	if *asJSON {
 		if err := writeJSON(env.Stdout, rep); err != nil {
 			return err
 		}
 	} else {
-		printCheck(env, rep, ce != nil)
+		printCheck(env, rep)
 	}
-	switch {
-	case ce != nil:
-		return failf(exitFailed, "%d problem(s) in %s", len(ce.Problems), ce.Path)
-	case err != nil:
-		return failf(exitFailed, "%s is not usable", *path)
+	if !rep.OK {
+		n := 0
+		for _, p := range rep.Problems {
+			if p.Severity == sevProblem {
+				n++
+			}
+		}
+		return failf(exitFailed, "%d problem(s) in %s", n, rep.Path)
 	}
 	return nil
 }
 
-func printCheck(env *cliEnv, rep checkReport, withLines bool) {
+func printCheck(env *cliEnv, rep checkReport) {
 	for _, p := range rep.Problems {
-		if withLines {
-			fmt.Fprintf(env.Stdout, "%s:%s\n", rep.Path, p)
-		} else {
-			fmt.Fprintln(env.Stdout, p)
-		}
+		fmt.Fprintln(env.Stdout, p)
 	}
-	if !rep.OK {
-		return
+	if rep.OK {
+		fmt.Fprintf(env.Stdout, "%s: OK (%d numbers, %d trusted network ranges)\n", rep.Path, rep.Numbers, rep.TrustedNetworks)
 	}
-	for _, w := range rep.Warnings {
-		fmt.Fprintf(env.Stdout, "%s: warning: %s\n", rep.Path, w)
-	}
-	fmt.Fprintf(env.Stdout, "%s: OK (%d numbers, %d trusted network ranges)\n", rep.Path, rep.Numbers, rep.TrustedNetworks)
 }
 
-// warnings lists what is legal but probably not meant.
-func warnings(cfg *conf.Config) []string {
-	var w []string
+// warnings lists what is legal but probably not meant, as findings without
+// a file and line (checkConfig places them).
+func warnings(cfg *conf.Config) []problem {
+	var w []problem
+	add := func(key, format string, args ...any) {
+		w = append(w, problem{Key: key, Message: fmt.Sprintf(format, args...), Severity: sevWarning})
+	}
 	host, err := os.Hostname()
 	if err != nil {
 		host = "localhost"
@@ -113,17 +122,17 @@ func warnings(cfg *conf.Config) []string {
 		if gsm {
 			enc = "GSM-7"
 		}
-		w = append(w, fmt.Sprintf("code.message: rendered text has %d characters, over one SMS (%d %s characters)", chars, per, enc))
+		add("code.message", "rendered text has %d characters, over one SMS (%d %s characters)", chars, per, enc)
 	}
 	if cfg.Policy.FailMode == conf.FailSafe {
-		w = append(w, `policy.fail_mode: "safe" lets logins pass without a code whenever the gateway is unusable`)
+		add("policy.fail_mode", `"safe" lets logins pass without a code whenever the gateway is unusable`)
 	}
 	// pam_sms.so kills the helper at its deadline (timeout=, default 360 s),
 	// so a code valid for longer can never be used after that.
 	if need := cfg.Code.Validity + cfg.Gateway.Timeout; need > moduleDefaultTimeout {
-		w = append(w, fmt.Sprintf("code.validity: %v plus gateway.timeout %v is longer than pam_sms.so's default "+
+		add("code.validity", "%v plus gateway.timeout %v is longer than pam_sms.so's default "+
 			"deadline (%v): add timeout=%d to the pam_sms.so line of each stack",
-			cfg.Code.Validity, cfg.Gateway.Timeout, moduleDefaultTimeout, int((need+time.Minute)/time.Second)))
+			cfg.Code.Validity, cfg.Gateway.Timeout, moduleDefaultTimeout, int((need+time.Minute)/time.Second))
 	}
 	return w
 }

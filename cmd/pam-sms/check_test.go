@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,10 +35,189 @@ func TestCheckWarnings(t *testing.T) {
 				t.Fatalf("warnings = %q, want %d", got, len(tt.want))
 			}
 			for i := range got {
-				if !strings.HasPrefix(got[i], tt.want[i]) {
-					t.Errorf("warning %q, want prefix %q", got[i], tt.want[i])
+				if s := got[i].Key + ": " + got[i].Message; !strings.HasPrefix(s, tt.want[i]) || got[i].Severity != sevWarning {
+					t.Errorf("warning %+v, want prefix %q", got[i], tt.want[i])
 				}
 			}
 		})
+	}
+}
+
+// finding is an expected check finding: severity, key, the line of the file
+// it must point at (by its start; "" for line 0) and a part of the message.
+type finding struct {
+	sev, key, at, msg string
+}
+
+func TestCheckFindings(t *testing.T) {
+	requireRoot(t)
+	lockoutNone := finding{sevWarning, "policy.missing_number", "missing_number =",
+		`with groups = ["*"], every user without a number in [numbers] is locked out of the services that use pam_sms; 0 of 1 users who can log in have no number.`}
+	tests := []struct {
+		name  string
+		opts  configOpts
+		setup func(t *testing.T, stateDir string)
+		want  []finding // in this order, and no others
+		// locked is the users check names as locked out.
+		locked []string
+	}{
+		{name: "good, groups * and deny: the lockout is said with the count", want: []finding{lockoutNone}},
+		{name: "good, a group, ignore", opts: configOpts{groups: `["root"]`, missing: "ignore", noNumbers: true}},
+
+		// The placeholder URL and other example names never reach a gateway.
+		{name: "placeholder URL", opts: configOpts{url: "https://gateway.example/send"}, want: []finding{
+			lockoutNone, {sevProblem, "gateway.url", "url =", "gateway.example is the shipped placeholder"}}},
+		{name: "example domain", opts: configOpts{url: "https://sms.example.com/send"}, want: []finding{
+			lockoutNone, {sevProblem, "gateway.url", "url =", "sms.example.com is a name reserved for examples"}}},
+
+		// state_dir: what limits.Open refuses, or doctor fails, is a problem.
+		{name: "state_dir missing", setup: func(t *testing.T, dir string) { must(t, os.Remove(dir)) }, want: []finding{
+			lockoutNone, {sevProblem, "limits.state_dir", "state_dir =", "does not exist: every SMS login is denied"}}},
+		{name: "state_dir a symbolic link", setup: func(t *testing.T, dir string) {
+			must(t, os.Remove(dir))
+			must(t, os.Symlink(t.TempDir(), dir))
+		}, want: []finding{lockoutNone, {sevProblem, "limits.state_dir", "state_dir =", "is a symbolic link"}}},
+		{name: "state_dir a file", setup: func(t *testing.T, dir string) {
+			must(t, os.Remove(dir))
+			must(t, os.WriteFile(dir, nil, 0o600))
+		}, want: []finding{lockoutNone, {sevProblem, "limits.state_dir", "state_dir =", "is not a directory"}}},
+		{name: "state_dir writable by others", setup: func(t *testing.T, dir string) { must(t, os.Chmod(dir, 0o777)) }, want: []finding{
+			lockoutNone,
+			{sevProblem, "limits.state_dir", "state_dir =", "is writable by others: the helper refuses it"},
+			{sevWarning, "limits.state_dir", "state_dir =", "has mode 0777, not 2770"}}},
+		{name: "state_dir not owned by root", setup: func(t *testing.T, dir string) { must(t, os.Chown(dir, 65534, 0)) }, want: []finding{
+			lockoutNone, {sevProblem, "limits.state_dir", "state_dir =", "is owned by uid 65534, not root"}}},
+		{name: "state_dir mode 0755", setup: func(t *testing.T, dir string) { must(t, os.Chmod(dir, 0o755)) }, want: []finding{
+			lockoutNone, {sevWarning, "limits.state_dir", "state_dir =", "has mode 0755, not 2770"}}},
+		{name: "state_dir group", setup: func(t *testing.T, dir string) { must(t, os.Chown(dir, 0, 65534)) }, want: []finding{
+			lockoutNone, {sevWarning, "limits.state_dir", "state_dir =", "has group gid 65534, not root"}}},
+
+		// Groups: none existing is a problem, one missing among others a warning.
+		{name: "no listed group exists", opts: configOpts{groups: `["no-such-group-a", "no-such-group-b"]`}, want: []finding{
+			{sevProblem, "policy.groups", "groups =", `group "no-such-group-a" does not exist, nor does any other group listed: nobody is asked for a code`},
+			{sevProblem, "policy.groups", "groups =", `group "no-such-group-b" does not exist`}}},
+		{name: "one listed group missing", opts: configOpts{groups: `["root", "no-such-group-a"]`}, want: []finding{
+			{sevWarning, "policy.groups", "groups =", `group "no-such-group-a" does not exist: nobody is enforced through it`}}},
+		{name: "no exempt group exists", opts: configOpts{policy: `exempt_groups = ["no-such-group-a"]`}, want: []finding{
+			lockoutNone, {sevProblem, "policy.exempt_groups", "exempt_groups =", "the break-glass exemption exempts nobody"}}},
+		{name: "one exempt group missing", opts: configOpts{policy: `exempt_groups = ["no-such-group-a", "root"]`}, want: []finding{
+			lockoutNone, {sevWarning, "policy.exempt_groups", "exempt_groups =", `group "no-such-group-a" does not exist: nobody is exempt through it`}}},
+		{name: "exempt user missing", opts: configOpts{policy: `exempt_users = ["no-such-user-xyz"]`}, want: []finding{
+			lockoutNone, {sevWarning, "policy.exempt_users", "exempt_users =", `user "no-such-user-xyz" does not exist`}}},
+
+		// [numbers]
+		{name: "number of an unknown user", opts: configOpts{numbers: "root = \"+49 172 34567890\"\nno-such-user-xyz = \"+49 172 34567891\"\n"},
+			want: []finding{lockoutNone, {sevWarning, "numbers.no-such-user-xyz", "no-such-user-xyz =", "no such user on this system"}}},
+		{name: "unassigned country code", opts: configOpts{numbers: "root = \"+999 1234 5678\"\n"},
+			want: []finding{lockoutNone, {sevWarning, "numbers.root", "root =", "country code +999 is not assigned"}}},
+		{name: "fixed-line number", opts: configOpts{numbers: "root = \"+49 30 1234567\"\n"},
+			want: []finding{lockoutNone, {sevWarning, "numbers.root", "root =", "+49 3... is not a mobile number in Germany"}}},
+
+		// Who would be locked out, by name.
+		{name: "locked out, groups *", opts: configOpts{noNumbers: true}, locked: []string{"root"}, want: []finding{
+			{sevWarning, "policy.missing_number", "missing_number =", "1 of 1 users who can log in have no number and are locked out: root. Before enabling:"}}},
+		{name: "locked out, a group", opts: configOpts{groups: `["root"]`, noNumbers: true}, locked: []string{"root"}, want: []finding{
+			{sevWarning, "policy.missing_number", "missing_number =", "1 of 1 users who can log in have no number and are locked out: root."}}},
+		{name: "break-glass user is not locked out", opts: configOpts{noNumbers: true, policy: `exempt_users = ["root"]`}, want: []finding{lockoutNone}},
+		{name: "not locked out under ignore", opts: configOpts{noNumbers: true, missing: "ignore"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, state := writeConfig(t, tt.opts)
+			if tt.setup != nil {
+				tt.setup(t, state)
+			}
+			res := checkConfig(context.Background(), testHost(t, goodSshd), path)
+			data, err := os.ReadFile(path)
+			must(t, err)
+			if len(res.Problems) != len(tt.want) {
+				t.Errorf("%d findings, want %d:\n%s", len(res.Problems), len(tt.want), listFindings(res.Problems))
+			}
+			wantFail := false
+			for i, w := range tt.want {
+				wantFail = wantFail || w.sev == sevProblem
+				if i >= len(res.Problems) {
+					break
+				}
+				g := res.Problems[i]
+				if g.File != path || g.Severity != w.sev || g.Key != w.key || g.Line != lineStarting(t, data, w.at) ||
+					!strings.Contains(g.Message, w.msg) {
+					t.Errorf("finding %d:\n%s\nwant %s at %q: %s: ...%s...", i, g, w.sev, w.at, w.key, w.msg)
+				}
+			}
+			if res.failed() != wantFail || res.Config == nil {
+				t.Errorf("failed() = %t, want %t; Config %v", res.failed(), wantFail, res.Config != nil)
+			}
+			if !slices.Equal(res.Locked, tt.locked) {
+				t.Errorf("locked out %q, want %q", res.Locked, tt.locked)
+			}
+			r := run(t, "check", "--config", path)
+			if (r.code == exitOK) == wantFail {
+				t.Errorf("pam-sms check: exit %d\n%s", r.code, r.stdout)
+			}
+			assertNoSecrets(t, r.stdout+r.stderr)
+		})
+	}
+}
+
+// TestCheckShipped: the shipped config fails check for its placeholders, the
+// gateway URL and (where it is not there yet) the password file, and warns
+// about the lockout of groups = ["*"] with missing_number = "deny".
+func TestCheckShipped(t *testing.T) {
+	requireRoot(t)
+	data, err := os.ReadFile("../../conf/pam_sms.conf")
+	must(t, err)
+	path := filepath.Join(t.TempDir(), "pam_sms.conf")
+	must(t, os.WriteFile(path, data, 0o640))
+	res := checkConfig(context.Background(), testHost(t, goodSshd), path)
+	want := []finding{
+		{sevProblem, "gateway.url", "url =", "gateway.example is the shipped placeholder"},
+		{sevWarning, "policy.missing_number", "missing_number =", `with groups = ["*"], every user without a number in [numbers] is locked out`},
+	}
+	if _, err := os.Lstat("/etc/security/pam_sms.secret"); err != nil {
+		want = append(want, finding{sevProblem, "gateway.password_file", "password_file =", "file does not exist"})
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(res.Problems, func(g problem) bool {
+			return g.Severity == w.sev && g.Key == w.key && g.Line == lineStarting(t, data, w.at) && strings.Contains(g.Message, w.msg)
+		}) {
+			t.Errorf("no finding %+v in:\n%s", w, listFindings(res.Problems))
+		}
+	}
+	if !res.failed() {
+		t.Error("the shipped config passes check")
+	}
+	if !slices.Contains(res.Locked, "root") {
+		t.Errorf("locked out %q: root has no number in the shipped config", res.Locked)
+	}
+}
+
+func listFindings(ps []problem) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.String() + "\n")
+	}
+	return b.String()
+}
+
+// lineStarting is the 1-based line of data that starts with prefix; 0 for "".
+func lineStarting(t *testing.T, data []byte, prefix string) int {
+	t.Helper()
+	if prefix == "" {
+		return 0
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return i + 1
+		}
+	}
+	t.Fatalf("Setup: no line starts with %q", prefix)
+	return 0
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

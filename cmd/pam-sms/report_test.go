@@ -221,22 +221,28 @@ func TestCheck(t *testing.T) {
 	requireRoot(t)
 	good, _ := writeConfig(t, configOpts{})
 	bad, _ := writeConfig(t, configOpts{groups: `"wheel"`})
+	lockout := problem{File: good, Line: 4, Key: "policy.missing_number", Severity: sevWarning}
 	tests := []struct {
 		name, path string
 		wantCode   int
-		text       string
+		text       string // stdout prefix
 		report     checkReport
 	}{
-		{"valid", good, exitOK, good + ": OK (1 numbers, 1 trusted network ranges)\n",
-			checkReport{Path: good, OK: true, Problems: []string{}, Warnings: []string{}, Numbers: 1, TrustedNetworks: 1}},
+		{"valid", good, exitOK, lockout.String(),
+			checkReport{Path: good, OK: true, Problems: []problem{lockout}, Numbers: 1, TrustedNetworks: 1}},
 		{"bad value", bad, exitFailed, bad + ":2: policy.groups: ",
-			checkReport{Path: bad, Problems: []string{"2: policy.groups: "}, Warnings: []string{}}},
+			checkReport{Path: bad, Problems: []problem{{File: bad, Line: 2, Key: "policy.groups", Severity: sevProblem}}}},
+		{"missing file", "/nonexistent/pam_sms.conf", exitFailed, "/nonexistent/pam_sms.conf: file does not exist\n",
+			checkReport{Path: "/nonexistent/pam_sms.conf", Problems: []problem{{File: "/nonexistent/pam_sms.conf", Severity: sevProblem}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, "check", "--config", tt.path)
 			if r.code != tt.wantCode || !strings.HasPrefix(r.stdout, tt.text) {
 				t.Errorf("exit %d, stdout %q, want prefix %q", r.code, r.stdout, tt.text)
+			}
+			if tt.report.OK && !strings.HasSuffix(r.stdout, tt.path+": OK (1 numbers, 1 trusted network ranges)\n") {
+				t.Errorf("stdout %q does not end in OK", r.stdout)
 			}
 			j := run(t, "check", "--json", "--config", tt.path)
 			var got checkReport
@@ -248,8 +254,21 @@ func TestCheck(t *testing.T) {
 				t.Errorf("json %+v, want %+v", got, tt.report)
 			}
 			for i := range got.Problems {
-				if !strings.HasPrefix(got.Problems[i], tt.report.Problems[i]) {
-					t.Errorf("problem %q, want prefix %q", got.Problems[i], tt.report.Problems[i])
+				g, w := got.Problems[i], tt.report.Problems[i]
+				if g.File != w.File || g.Line != w.Line || g.Key != w.Key || g.Severity != w.Severity || g.Message == "" {
+					t.Errorf("problem %+v, want %+v with a message", g, w)
+				}
+			}
+			// The JSON names exactly these fields for each finding.
+			var raw struct {
+				Problems []map[string]any `json:"problems"`
+			}
+			if err := json.Unmarshal([]byte(j.stdout), &raw); err != nil || len(raw.Problems) == 0 {
+				t.Fatalf("raw json: %v", err)
+			}
+			for _, p := range raw.Problems {
+				if len(p) != 5 || p["file"] == nil || p["line"] == nil || p["key"] == nil || p["message"] == nil || p["severity"] == nil {
+					t.Errorf("finding %v: want exactly file, line, key, message, severity", p)
 				}
 			}
 		})

@@ -79,8 +79,15 @@ func run(args []string) int {
 		log.err("denied: bad request from module", "error", err)
 		return exitRequest
 	}
-	s := &session{conn: mc, req: req, log: log, configPath: opts.configPath, root: root, lookup: policy.LookupAccount}
+	s := &session{conn: mc, req: req.Request, silent: req.Silent, log: log, configPath: opts.configPath,
+		root: root, lookup: policy.LookupAccount}
 	if err := mc.result(s.serve()); err != nil {
+		if s.aborted {
+			// The application ended the conversation and may be gone
+			// (sudo re-raises the user's Ctrl-C): an ordinary abort,
+			// already logged as such.
+			return 0
+		}
 		log.err("sending the result to the module failed", "user", req.User, "error", err)
 		return exitResult
 	}

@@ -74,9 +74,21 @@ func (c *conn) writeLine(verb, value string) error {
 	return nil
 }
 
-// readRequest reads the PAM items up to "end"; each item may come once.
-func (c *conn) readRequest() (policy.Request, error) {
-	var req policy.Request
+// request is what the module sends first: the PAM items and whether the
+// application passed PAM_SILENT.
+type request struct {
+	policy.Request
+	// Silent: only prompts reach the user (sudo always passes PAM_SILENT),
+	// so what the user must know goes into the prompt text.
+	Silent bool
+}
+
+// readRequest reads the PAM items and the silent flag up to "end"; each may
+// come once. pam_sms.c always sends "silent"; without it the helper assumes
+// 0, which only means it also sends info and error lines the module shows
+// or drops by the application's flags.
+func (c *conn) readRequest() (request, error) {
+	var req request
 	deadline := time.Now().Add(requestReadDeadline)
 	seen := map[string]bool{}
 	for {
@@ -97,6 +109,13 @@ func (c *conn) readRequest() (policy.Request, error) {
 			req.Service = value
 		case "tty":
 			req.Tty = value
+		case "silent":
+			switch value {
+			case "0", "1":
+				req.Silent = value == "1"
+			default:
+				return req, fmt.Errorf("%w: silent must be 0 or 1, not %q", errProtocol, value)
+			}
 		case "end":
 			if req.User == "" {
 				return req, fmt.Errorf("%w: no user", errProtocol)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pam-sms/pam_sms/policy"
 )
 
 // FuzzReadRequest feeds arbitrary bytes from the module's end: readRequest
@@ -17,7 +15,12 @@ import (
 // NUL, and what they accept reads back the same when sent again.
 func FuzzReadRequest(f *testing.F) {
 	for _, s := range []string{
-		"user alice\nrhost 192.0.2.1\nservice sshd\ntty ssh\nend \nresp 123456\n",
+		"user alice\nrhost 192.0.2.1\nservice sshd\ntty ssh\nsilent 0\nend \nresp 123456\n",
+		"user alice\nrhost \nservice sudo\ntty /dev/pts/0\nsilent 1\nend \nresp 1\n",
+		"user alice\nsilent 2\nend \n",
+		"user alice\nsilent \nend \n",
+		"user alice\nsilent 1\nsilent 1\nend \n",
+		"silent 1\nuser alice\nend \nresp \n",
 		"user alice\nend \nresp \n",
 		"user a b  c\nservice \nend x\nresp  1 2\n",
 		"rhost x\nend \n",
@@ -59,7 +62,7 @@ func FuzzReadRequest(f *testing.F) {
 
 // exchange runs readRequest and, if it succeeds, prompt on what the module
 // sends as data, then closes its end of the stream.
-func exchange(t *testing.T, data []byte) (policy.Request, string, error) {
+func exchange(t *testing.T, data []byte) (request, string, error) {
 	c, module := pipe(t)
 	done := make(chan struct{})
 	go func() {
@@ -82,9 +85,10 @@ func exchange(t *testing.T, data []byte) (policy.Request, string, error) {
 
 // modelExchange reads data as pam_sms.c writes it: lines "VERB SP VALUE LF"
 // of at most maxLine bytes, LF included, with no NUL or CR; the items user
-// (not empty), rhost, service and tty, each at most once, then "end" with
-// any value; then, after the helper's prompt, "resp VALUE".
-func modelExchange(data []byte) (req policy.Request, resp string, reqOK, respOK bool) {
+// (not empty), rhost, service and tty, and the flag silent ("0" or "1",
+// absent means 0), each at most once, then "end" with any value; then, after
+// the helper's prompt, "resp VALUE".
+func modelExchange(data []byte) (req request, resp string, reqOK, respOK bool) {
 	next := func() (verb, value string, ok bool) {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 || i+1 > maxLine || bytes.ContainsAny(data[:i], "\x00\r") {
@@ -109,6 +113,13 @@ func modelExchange(data []byte) (req policy.Request, resp string, reqOK, respOK 
 		if verb == "end" {
 			break
 		}
+		if verb == "silent" {
+			if value != "0" && value != "1" {
+				return req, "", false, false
+			}
+			req.Silent = value == "1"
+			continue
+		}
 		item, known := items[verb]
 		if !known {
 			return req, "", false, false
@@ -123,7 +134,11 @@ func modelExchange(data []byte) (req policy.Request, resp string, reqOK, respOK 
 }
 
 // encodeExchange writes req and resp as the module sends them.
-func encodeExchange(req policy.Request, resp string) []byte {
+func encodeExchange(req request, resp string) []byte {
+	silent := "0"
+	if req.Silent {
+		silent = "1"
+	}
 	return []byte("user " + req.User + "\nrhost " + req.Rhost + "\nservice " + req.Service +
-		"\ntty " + req.Tty + "\nend \nresp " + resp + "\n")
+		"\ntty " + req.Tty + "\nsilent " + silent + "\nend \nresp " + resp + "\n")
 }

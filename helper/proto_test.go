@@ -40,20 +40,29 @@ func TestReadRequest(t *testing.T) {
 		name    string
 		in      string
 		want    policy.Request
+		silent  bool
 		wantErr string
 	}{
-		{"all items", "user alice\nrhost 192.0.2.1\nservice sshd\ntty ssh\nend \n",
-			policy.Request{User: "alice", Rhost: "192.0.2.1", Service: "sshd", Tty: "ssh"}, ""},
-		{"empty values", "user alice\nrhost \nservice \ntty \nend \n", policy.Request{User: "alice"}, ""},
-		{"value with spaces", "user alice\nservice my service\nend \n", policy.Request{User: "alice", Service: "my service"}, ""},
-		{"no user", "rhost x\nend \n", policy.Request{}, "helper: protocol error: no user"},
-		{"unknown verb", "user alice\nresult 0\n", policy.Request{}, `helper: protocol error: unknown verb "result"`},
-		{"item twice", "user alice\nuser root\nend \n", policy.Request{}, `helper: protocol error: "user" sent twice`},
-		{"no space", "user alice\nend\n", policy.Request{}, `helper: protocol error: no space after verb "end"`},
-		{"carriage return", "user alice\r\nend \n", policy.Request{}, "helper: protocol error: control character in line"},
-		{"NUL", "user al\x00ice\nend \n", policy.Request{}, "helper: protocol error: control character in line"},
-		{"overlong", "user " + strings.Repeat("a", 2000) + "\n", policy.Request{}, "helper: protocol error: line longer than 1024 bytes"},
-		{"EOF", "user alice\n", policy.Request{}, "helper: reading from module: EOF"},
+		{"all items", "user alice\nrhost 192.0.2.1\nservice sshd\ntty ssh\nsilent 0\nend \n",
+			policy.Request{User: "alice", Rhost: "192.0.2.1", Service: "sshd", Tty: "ssh"}, false, ""},
+		{"silent", "user alice\nrhost \nservice sudo\ntty /dev/pts/1\nsilent 1\nend \n",
+			policy.Request{User: "alice", Service: "sudo", Tty: "/dev/pts/1"}, true, ""},
+		{"no silent line means not silent", "user alice\nend \n", policy.Request{User: "alice"}, false, ""},
+		{"empty values", "user alice\nrhost \nservice \ntty \nsilent 0\nend \n", policy.Request{User: "alice"}, false, ""},
+		{"value with spaces", "user alice\nservice my service\nend \n", policy.Request{User: "alice", Service: "my service"}, false, ""},
+		{"silent empty", "user alice\nsilent \nend \n", policy.Request{}, false, `helper: protocol error: silent must be 0 or 1, not ""`},
+		{"silent yes", "user alice\nsilent yes\nend \n", policy.Request{}, false, `helper: protocol error: silent must be 0 or 1, not "yes"`},
+		{"silent 01", "user alice\nsilent 01\nend \n", policy.Request{}, false, `helper: protocol error: silent must be 0 or 1, not "01"`},
+		{"silent with a space", "user alice\nsilent 1 \nend \n", policy.Request{}, false, `helper: protocol error: silent must be 0 or 1, not "1 "`},
+		{"silent twice", "user alice\nsilent 0\nsilent 1\nend \n", policy.Request{}, false, `helper: protocol error: "silent" sent twice`},
+		{"no user", "rhost x\nend \n", policy.Request{}, false, "helper: protocol error: no user"},
+		{"unknown verb", "user alice\nresult 0\n", policy.Request{}, false, `helper: protocol error: unknown verb "result"`},
+		{"item twice", "user alice\nuser root\nend \n", policy.Request{}, false, `helper: protocol error: "user" sent twice`},
+		{"no space", "user alice\nend\n", policy.Request{}, false, `helper: protocol error: no space after verb "end"`},
+		{"carriage return", "user alice\r\nend \n", policy.Request{}, false, "helper: protocol error: control character in line"},
+		{"NUL", "user al\x00ice\nend \n", policy.Request{}, false, "helper: protocol error: control character in line"},
+		{"overlong", "user " + strings.Repeat("a", 2000) + "\n", policy.Request{}, false, "helper: protocol error: line longer than 1024 bytes"},
+		{"EOF", "user alice\n", policy.Request{}, false, "helper: reading from module: EOF"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,8 +78,8 @@ func TestReadRequest(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("readRequest = %+v, %v; want %+v", got, err, tt.want)
+			if err != nil || got.Request != tt.want || got.Silent != tt.silent {
+				t.Fatalf("readRequest = %+v, %v; want %+v, silent %v", got, err, tt.want, tt.silent)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"strconv"
@@ -31,6 +32,10 @@ type session struct {
 	root       bool                                 // effective uid 0: the module runs in a root process
 	lookup     func(string) (policy.Account, error) // policy.LookupAccount; tests fake NSS
 	account    string                               // the name NSS resolved req.User to, once known
+	// silent: the application passed PAM_SILENT, so the module shows no
+	// info or error line; the prompts say what the user must know.
+	silent  bool
+	aborted bool // the module hung up while the user was asked: Ctrl-C
 }
 
 // who returns the key=value pairs that start every decision line: the name
@@ -145,7 +150,14 @@ func (s *session) limitHost() string {
 }
 
 // tell shows an error line to the user; a failure here surfaces at the result.
+// A silent caller is sent none: the module would drop it, and where a prompt
+// follows, the prompt says it instead (see ask). What no prompt follows (the
+// gateway is down, a limit is reached) such a user learns from the
+// application's own failure message; the log line says why.
 func (s *session) tell(text string) {
+	if s.silent {
+		return
+	}
 	_ = s.conn.error(text)
 }
 
@@ -227,12 +239,22 @@ func (s *session) sendCode(cfg *conf.Config, client *smsclient.Client, store *li
 func (s *session) ask(cfg *conf.Config, code []byte, sentAt time.Time, number smsclient.Number,
 	msgs messages, canResend bool) (rc int, resend bool) {
 	expires := sentAt.Add(cfg.Code.Validity)
-	if err := s.conn.info(fmt.Sprintf(msgs.CodeSent, number.Masked())); err != nil {
+	prompt := msgs.Prompt
+	if s.silent {
+		prompt = fmt.Sprintf(msgs.SilentPrompt, number.Masked())
+	} else if err := s.conn.info(fmt.Sprintf(msgs.CodeSent, number.Masked())); err != nil {
 		s.log.info("denied: conversation ended", s.who("error", err)...)
 		return pamAuthErr, false
 	}
 	for wrong := 0; wrong < cfg.Code.Attempts; {
-		answer, err := s.conn.prompt(msgs.Prompt, expires.Add(answerGrace))
+		answer, err := s.conn.prompt(prompt, expires.Add(answerGrace))
+		if errors.Is(err, io.EOF) {
+			// The module hangs up when the conversation fails: the user
+			// pressed Ctrl-C, or the application went away. Not an error.
+			s.aborted = true
+			s.log.info("denied: conversation aborted", s.who()...)
+			return pamAuthErr, false
+		}
 		if err != nil {
 			s.log.info("denied: conversation ended", s.who("error", err)...)
 			return pamAuthErr, false
@@ -252,6 +274,9 @@ func (s *session) ask(cfg *conf.Config, code []byte, sentAt time.Time, number sm
 		}
 		if wrong++; wrong < cfg.Code.Attempts {
 			s.tell(msgs.Wrong)
+			if s.silent {
+				prompt = msgs.SilentWrong
+			}
 		}
 	}
 	s.log.warn("denied: too many wrong codes", s.who("attempts", cfg.Code.Attempts)...)

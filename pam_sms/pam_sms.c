@@ -66,7 +66,12 @@ struct sms_helper {
 	struct timespec deadline;
 	char buf[SMS_MAX_LINE];
 	size_t len;
-	int done;	/* a valid result line arrived: let it exit by itself */
+	/*
+	 * The exchange is over and the helper exits by itself: a valid result
+	 * line arrived, or the module hung up after the user aborted the
+	 * conversation (the helper then logs the abort and ends).
+	 */
+	int done;
 };
 
 /* The only PAM codes SPEC section 4 lets the helper return. */
@@ -486,8 +491,14 @@ sms_read_line(struct sms_helper *h, char *out, size_t outsz)
 	}
 }
 
+/*
+ * The request: the user, the PAM items, and "silent 1" when the application
+ * passed PAM_SILENT (sudo always does), so that the helper puts what the
+ * user must know into the prompts, the only text such a caller shows.
+ */
 static int
-sms_send_items(pam_handle_t *pamh, struct sms_helper *h, const char *user)
+sms_send_items(pam_handle_t *pamh, struct sms_helper *h, const char *user,
+    int flags)
 {
 	static const struct { const char *verb; int item; } items[] = {
 		{ "rhost", PAM_RHOST },
@@ -507,21 +518,69 @@ sms_send_items(pam_handle_t *pamh, struct sms_helper *h, const char *user)
 		    v != NULL ? (const char *)v : "") != 0)
 			return -1;
 	}
+	if (sms_send_line(pamh, h, "silent",
+	    (flags & PAM_SILENT) ? "1" : "0") != 0)
+		return -1;
 	return sms_send_line(pamh, h, "end", "");
 }
 
-/* Asks the user and forwards the answer; -1 means deny (PAM_AUTH_ERR). */
+/*
+ * One prompt through the application's conversation function; *out gets
+ * the answer (the caller frees it) when it returns PAM_SUCCESS. Not
+ * pam_prompt: libpam logs every failed conversation at LOG_ERR, and a
+ * user's Ctrl-C is no error (see sms_relay_prompt).
+ */
 static int
+sms_converse(pam_handle_t *pamh, int style, const char *text, char **out)
+{
+	struct pam_message msg = { .msg_style = style, .msg = text };
+	const struct pam_message *msgp = &msg;
+	struct pam_response *resp = NULL;
+	const struct pam_conv *conv;
+	const void *item = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = pam_get_item(pamh, PAM_CONV, &item);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	conv = item;
+	if (conv == NULL || conv->conv == NULL)
+		return PAM_CONV_ERR;
+	rc = conv->conv(1, &msgp, &resp, conv->appdata_ptr);
+	if (resp != NULL) {
+		if (rc == PAM_SUCCESS) {
+			*out = resp->resp;
+		} else if (resp->resp != NULL) {
+			explicit_bzero(resp->resp, strlen(resp->resp));
+			free(resp->resp);
+		}
+		free(resp);
+	}
+	return rc;
+}
+
+/* What became of one prompt. */
+enum sms_prompt { SMS_PROMPT_OK, SMS_PROMPT_DENY, SMS_PROMPT_ABORTED };
+
+/*
+ * Asks the user and forwards the answer. SMS_PROMPT_ABORTED: the
+ * conversation failed, which is how a user's Ctrl-C arrives; an ordinary
+ * denial, logged at info.
+ */
+static enum sms_prompt
 sms_relay_prompt(pam_handle_t *pamh, struct sms_helper *h, int style,
     const char *text)
 {
+	enum sms_prompt ret = SMS_PROMPT_DENY;
 	char *resp = NULL;
-	int rc, ret = -1;
+	int rc;
 
-	rc = pam_prompt(pamh, style, &resp, "%s", text);
+	rc = sms_converse(pamh, style, text, &resp);
 	if (rc != PAM_SUCCESS || resp == NULL) {
-		pam_syslog(pamh, LOG_NOTICE, "conversation failed: %s",
+		pam_syslog(pamh, LOG_INFO, "denied: conversation aborted (%s)",
 		    pam_strerror(pamh, rc));
+		ret = SMS_PROMPT_ABORTED;
 		goto out;
 	}
 	/*
@@ -534,7 +593,8 @@ sms_relay_prompt(pam_handle_t *pamh, struct sms_helper *h, int style,
 		    "denying");
 		goto out;
 	}
-	ret = sms_send_line(pamh, h, "resp", resp);
+	if (sms_send_line(pamh, h, "resp", resp) == 0)
+		ret = SMS_PROMPT_OK;
 out:
 	if (resp != NULL) {
 		explicit_bzero(resp, strlen(resp));
@@ -605,8 +665,22 @@ sms_relay(pam_handle_t *pamh, struct sms_helper *h, int flags)
 			int style = strcmp(line, "prompt_echo_off") == 0 ?
 			    PAM_PROMPT_ECHO_OFF : PAM_PROMPT_ECHO_ON;
 
-			if (sms_relay_prompt(pamh, h, style, value) != 0)
+			switch (sms_relay_prompt(pamh, h, style, value)) {
+			case SMS_PROMPT_OK:
+				break;
+			case SMS_PROMPT_ABORTED:
+				/*
+				 * Hang up: the helper reads the end of the
+				 * stream where it waits for the answer, logs
+				 * the abort and exits; sms_reap gives it the
+				 * grace for that and discards its result.
+				 */
+				if (shutdown(h->fd, SHUT_WR) == 0)
+					h->done = 1;
 				return PAM_AUTH_ERR;
+			default:
+				return PAM_AUTH_ERR;
+			}
 		} else if (strcmp(line, "result") == 0) {
 			if (sms_parse_result(value, &code) != 0) {
 				pam_syslog(pamh, LOG_ERR, "helper sent an "
@@ -740,7 +814,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		rc = PAM_SYSTEM_ERR;
 		goto out;
 	}
-	if (sms_send_items(pamh, &h, user) != 0) {
+	if (sms_send_items(pamh, &h, user, flags) != 0) {
 		rc = PAM_AUTH_ERR;
 		goto out;
 	}

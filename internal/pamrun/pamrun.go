@@ -40,6 +40,7 @@ type Tx struct {
 	Rhost   string // PAM_RHOST; "" leaves it unset (console login)
 	Answer  Answerer
 	Limit   time.Duration // whole call; 0 means 60 s
+	Flags   pam.Flags     // for pam_authenticate, e.g. pam.Silent as sudo passes
 }
 
 // Result is what the transaction returned and what the user saw.
@@ -113,7 +114,7 @@ func run(tx Tx) Result {
 			return res
 		}
 	}
-	err = h.Authenticate(0)
+	err = h.Authenticate(tx.Flags)
 	mu.Lock()
 	defer mu.Unlock()
 	res.Err = err

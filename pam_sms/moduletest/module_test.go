@@ -131,6 +131,12 @@ func standIn(roleFile string) int {
 		} else {
 			fmt.Fprint(w, "error wrong\nresult 7\n")
 		}
+	case role == "hangup": // asks once and notes how the module ended the exchange
+		readRequest()
+		fmt.Fprint(w, "prompt_echo_off Code: \n")
+		l, err := r.ReadString('\n')
+		os.WriteFile(filepath.Join(out, "after-prompt"), []byte(fmt.Sprintf("%q %v", l, err)), 0o600)
+		fmt.Fprint(w, "result 7\n")
 	case role == "mark": // leaves a trace that it ran
 		readRequest()
 		os.WriteFile(filepath.Join(out, "ran"), nil, 0o600)
@@ -316,7 +322,7 @@ func TestRelay(t *testing.T) {
 				t.Errorf("transcript:\n%s\nwant:\n%s", got, tt.want)
 			}
 			assertFile(t, filepath.Join(f.out, "request"),
-				"user alice\nrhost 192.0.2.7\nservice sms-module-test\ntty \nend ")
+				"user alice\nrhost 192.0.2.7\nservice sms-module-test\ntty \nsilent 0\nend ")
 			assertFile(t, filepath.Join(f.out, "env"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLANG=C.UTF-8")
 			assertFile(t, filepath.Join(f.out, "args"), "--config="+f.role+"\n--debug")
 			assertStdFds(t, f.out)
@@ -373,6 +379,36 @@ func TestAbortedConversation(t *testing.T) {
 	})
 	if !errors.Is(res.Err, pam.ErrAuth) {
 		t.Fatalf("pam_authenticate = %v, want %v", res.Err, pam.ErrAuth)
+	}
+}
+
+// An application that passes PAM_SILENT (sudo always does) gets no info or
+// error line; the helper is told, in exactly one "silent" line before "end",
+// so that it can put what the user must know into the prompt.
+func TestSilentFlag(t *testing.T) {
+	tests := []struct {
+		name       string
+		flags      pam.Flags
+		silent     string
+		transcript string
+	}{
+		{"no flags", 0, "0", "info: hello\nprompt-off: Code: \nerror: wrong\n"},
+		{"PAM_SILENT", pam.Silent, "1", "prompt-off: Code: \n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, "echo")
+			res := pamrun.Run(t, pamrun.Tx{ConfDir: f.dir, Service: f.service, User: "alice",
+				Answer: answerWith("1111"), Flags: tt.flags})
+			if !errors.Is(res.Err, pam.ErrAuth) {
+				t.Fatalf("pam_authenticate = %v, want %v", res.Err, pam.ErrAuth)
+			}
+			if got := res.Transcript(); got != tt.transcript {
+				t.Errorf("the user saw:\n%s\nwant:\n%s", got, tt.transcript)
+			}
+			assertFile(t, filepath.Join(f.out, "request"),
+				"user alice\nrhost \nservice sms-module-test\ntty \nsilent "+tt.silent+"\nend ")
+		})
 	}
 }
 

@@ -335,3 +335,31 @@ func TestHelperOfSetuidApplicationRunsAsRootOnly(t *testing.T) {
 		})
 	}
 }
+
+// A user's Ctrl-C at the prompt fails the conversation: an ordinary denial.
+// The module logs it at info (authpriv.info, <86>), never as an error, and
+// hangs up rather than killing the helper, so the helper sees the abort
+// (end of stream where it waits for the answer) and logs it too; the module
+// does not wait for its deadline.
+func TestAbortedConversationIsInfo(t *testing.T) {
+	const infoLine = "<86>pam_sms(sms-san:auth): denied: conversation aborted"
+	r := runSanitized(t, sanTx{role: "hangup", args: []string{"timeout=10"}, answer: "<abort>"})
+	if r.rc != pamAuthErr {
+		t.Errorf("pam_authenticate = %d, want %d", r.rc, pamAuthErr)
+	}
+	if !strings.Contains(r.log, infoLine) {
+		t.Errorf("module log:\n%s\nwant a line starting %q", r.log, infoLine)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(r.log), "\n") {
+		if pri, _, ok := strings.Cut(strings.TrimPrefix(l, "<"), ">"); !ok || pri != "86" {
+			t.Errorf("module log line %q: want only authpriv.info lines (<86>)", l)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(r.out, "after-prompt"))
+	if err != nil || string(b) != `"" EOF` {
+		t.Errorf("after the prompt the helper read %q (%v), want the end of the stream", b, err)
+	}
+	if limit := 5 * time.Second; r.took > limit {
+		t.Errorf("pam_authenticate took %v, want well under the 10 s deadline", r.took)
+	}
+}

@@ -16,9 +16,11 @@
  *
  * LEAKFILE is opened without close-on-exec first, as a careless host would:
  * the helper must not get it. Every syslog line (the module's pam_syslog)
- * is appended to LOGFILE instead of going to /dev/log: this program defines
- * syslog and its fortified variants, and being linked with -rdynamic, its
- * definitions are the ones libpam calls.
+ * is appended to LOGFILE as "<PRIORITY>TEXT" instead of going to /dev/log:
+ * this program defines syslog and its fortified variants, and being linked
+ * with -rdynamic, its definitions are the ones libpam calls. An ANSWER of
+ * "<abort>" fails the conversation at the first prompt, as a user's Ctrl-C
+ * does in sudo.
  *
  * The exit status is 0 whenever it got as far as printing fds; a sanitizer
  * report exits with the status its options set.
@@ -40,18 +42,22 @@ static int logfd = -1;
 static const char *answer = "";
 
 static void
-log_line(const char *fmt, va_list ap)
+log_line(int pri, const char *fmt, va_list ap)
 {
 	char buf[4096];
-	int saved = errno, n;
+	int saved = errno, n, p;
 	ssize_t w;
 
 	if (logfd < 0)
 		return;
+	p = snprintf(buf, sizeof(buf), "<%d>", pri);
+	if (p < 0 || (size_t)p >= sizeof(buf) - 2)
+		return;
 	errno = saved; /* for %m */
-	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	n = vsnprintf(buf + p, sizeof(buf) - 1 - (size_t)p, fmt, ap);
 	if (n < 0)
 		return;
+	n += p;
 	if ((size_t)n > sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
@@ -63,8 +69,7 @@ log_line(const char *fmt, va_list ap)
 void
 vsyslog(int pri, const char *fmt, va_list ap)
 {
-	(void)pri;
-	log_line(fmt, ap);
+	log_line(pri, fmt, ap);
 }
 
 void
@@ -131,6 +136,12 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 		if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF &&
 		    msg[i]->msg_style != PAM_PROMPT_ECHO_ON)
 			continue;
+		if (strcmp(answer, "<abort>") == 0) {
+			while (i-- > 0)
+				free(r[i].resp);
+			free(r);
+			return PAM_CONV_ERR;
+		}
 		r[i].resp = strdup(answer);
 		if (r[i].resp == NULL) {
 			while (i-- > 0)

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -152,6 +153,9 @@ func (d *doctor) run(configPath, pamDir string) *doctorReport {
 	if cfg != nil {
 		rep.add(d.gateway(cfg))
 		rep.add(d.users(cfg)...)
+		if sshd != nil {
+			rep.add(d.keyOnly(cfg)...)
+		}
 	}
 	return rep
 }
@@ -540,4 +544,57 @@ func (d *doctor) missingNumbers(cfg *conf.Config) (names, missing []string, err 
 		}
 	}
 	return names, missing, nil
+}
+
+// keyOnly warns about enforced accounts that sshd lets in with a key alone
+// (an AuthenticationMethods list without keyboard-interactive, such as the
+// drop-in's automation Match block): they never get an SMS. Asking sshd -T
+// for every user is heavy, so it asks only for the users whom a Match User
+// or Match Group line of the sshd configuration names.
+func (d *doctor) keyOnly(cfg *conf.Config) []item {
+	if d.host.SshdConfig == "" || d.host.SshdTUser == nil {
+		return nil
+	}
+	matchUsers, matchGroups := sshdMatches(d.host.SshdConfig, 0)
+	if len(matchUsers)+len(matchGroups) == 0 {
+		return nil
+	}
+	names, err := d.host.Users(d.ctx)
+	if err != nil {
+		return []item{{Status: statusWarn, Check: "sshd key alone", Message: "cannot list users: " + err.Error()}}
+	}
+	strict := *cfg
+	strict.Policy.TrustLocal = false
+	var f findings
+	checked := 0
+	for _, name := range names {
+		acct, err := policy.LookupAccount(name)
+		if err != nil || !matchName(name, matchUsers) && !slices.ContainsFunc(acct.Groups, func(g string) bool { return matchName(g, matchGroups) }) {
+			continue
+		}
+		if policy.Decide(&strict, policy.Request{User: name}, acct).Outcome == policy.Exempt {
+			continue
+		}
+		checked++
+		out, err := d.host.SshdTUser(d.ctx, name)
+		if err != nil {
+			f.warn(fmt.Sprintf("%s: cannot read sshd's settings for this user: %v", name, err), "sshd -T -C user="+name+",host=x,addr=192.0.2.1")
+			continue
+		}
+		if l := parseSshdT(out).lacksKbd(); l != "" {
+			fix := fmt.Sprintf("gpasswd -d %s GROUP (the automation group of its Match block), or take %s out of Match User in the sshd drop-in", name, name)
+			for _, g := range acct.Groups {
+				if matchName(g, matchGroups) {
+					fix = fmt.Sprintf("gpasswd -d %s %s", name, g)
+					break
+				}
+			}
+			f.warn(fmt.Sprintf("%s is enforced (policy.groups) but sshd lets it log in with AuthenticationMethods %q, a key alone: no SMS is asked", name, l),
+				fix+"; or, if it is an automation account, exempt it in "+cfg.Path)
+		}
+	}
+	if checked == 0 {
+		return nil
+	}
+	return []item{f.item("sshd key alone", fmt.Sprintf("none of the %d enforced users named in sshd's Match blocks logs in by key alone", checked))}
 }

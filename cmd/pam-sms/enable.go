@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,7 +18,7 @@ import (
 
 var enableCmd = &command{
 	Name:       "enable",
-	ShortUsage: "pam-sms enable [--service sshd|login|all] [--pam-dir DIR] [--config PATH] [--force]",
+	ShortUsage: "pam-sms enable [--service sshd|login|all] [--pam-dir DIR] [--config PATH] [--force] | --ssh [--with-key] [--automation-group G] [--automation-users A,B] [--install] [--sshd-dir DIR]",
 	ShortHelp:  "Put pam_sms.so into the PAM stacks after the password step",
 	LongHelp: `Adds the SMS step to the PAM stacks.
 
@@ -47,6 +48,16 @@ authselect profile pam-sms or explicit lines instead (pam_sms(8)).
 
 Then it prints the sshd drop-in that SSH logins need and warns when the
 effective sshd settings (sshd -T) would keep the code prompt from appearing.
+
+With --ssh it changes no PAM stack and only prints the sshd drop-in for the
+choices given, or with --install writes it as DIR/10-pam-sms.conf (DIR
+/etc/ssh/sshd_config.d unless --sshd-dir; atomic, root 0644; a file there
+that pam-sms did not write is never replaced). People need their password
+and an SMS code (AuthenticationMethods keyboard-interactive), or with
+--with-key their SSH key and an SMS code (publickey,keyboard-interactive).
+Automation accounts (Ansible, backups) keep logging in with a key alone and
+get no SMS: members of --automation-group (default pam-sms-automation,
+"Match Group") and the users of --automation-users ("Match User").
 Keep a root session open and run "pam-sms try" from another one before you
 log out.
 
@@ -56,7 +67,8 @@ could not run.
 Examples:
   pam-sms enable --service sshd
   pam-sms enable --service sshd --config /etc/security/pam_sms.conf
-  pam-sms enable                 # Debian: pam-auth-update --enable sms`,
+  pam-sms enable                 # Debian: pam-auth-update --enable sms
+  pam-sms enable --ssh --with-key --automation-users backup,ansible --install`,
 	Run: runEnable,
 }
 
@@ -95,16 +107,26 @@ type stackEdit struct {
 	direct  bool // --pam-dir given: never pam-auth-update
 	config  string
 	force   bool
+	// --ssh: the sshd drop-in only.
+	ssh, install bool
+	sshdDir      string
+	dropIn       dropInOpts
 }
 
 func parseStackEdit(env *cliEnv, c *command, args []string) (*stackEdit, error) {
 	fs := newFlags(c, env)
 	service := fs.String("service", "all", "sshd, login or all")
-	var configPath *string
-	var force *bool
+	var configPath, group, users, sshdDir *string
+	var force, ssh, withKey, install *bool
 	if c.Name == "enable" {
 		configPath = fs.String("config", conf.DefaultPath, "configuration file the module reads")
 		force = fs.Bool("force", false, "enable even when the checks find a login that would fail")
+		ssh = fs.Bool("ssh", false, "only the sshd drop-in: print it, or install it with --install")
+		withKey = fs.Bool("with-key", false, "with --ssh: people log in with SSH key + SMS code (default password + SMS code)")
+		group = fs.String("automation-group", defaultAutomationGroup, "with --ssh: members log in with a key alone, no SMS")
+		users = fs.String("automation-users", "", "with --ssh: comma-separated users who log in with a key alone, no SMS")
+		install = fs.Bool("install", false, "with --ssh: write the drop-in into --sshd-dir instead of printing it")
+		sshdDir = fs.String("sshd-dir", filepath.Dir(dropInPath), "with --ssh --install: sshd's drop-in directory")
 	}
 	pamDir := fs.String("pam-dir", "", "PAM service directory to change (default /etc/pam.d; never runs pam-auth-update)")
 	pos, err := parseArgs(fs, args)
@@ -123,6 +145,20 @@ func parseStackEdit(env *cliEnv, c *command, args []string) (*stackEdit, error) 
 	e := &stackEdit{service: *service, pamDir: *pamDir, direct: *pamDir != ""}
 	if configPath != nil {
 		e.config, e.force = *configPath, *force
+		e.ssh, e.install, e.sshdDir = *ssh, *install, *sshdDir
+		e.dropIn = dropInOpts{withKey: *withKey, group: *group}
+		if *users != "" {
+			e.dropIn.users = strings.Split(*users, ",")
+		}
+		sshOnly := *withKey || *install || *users != "" || *group != defaultAutomationGroup || *sshdDir != filepath.Dir(dropInPath)
+		if sshOnly && !e.ssh {
+			fmt.Fprintf(env.Stderr, "pam-sms enable: --with-key, --automation-group, --automation-users, --install and --sshd-dir go with --ssh\nusage: %s\n", c.ShortUsage)
+			return nil, errUsage
+		}
+		if _, err := renderDropIn(e.dropIn); err != nil {
+			fmt.Fprintf(env.Stderr, "pam-sms enable: %v\n", err)
+			return nil, errUsage
+		}
 	}
 	if !e.direct {
 		e.pamDir = defaultPamDir
@@ -148,6 +184,9 @@ func runEnable(ctx context.Context, env *cliEnv, c *command, args []string) erro
 		return err
 	}
 	h := env.host()
+	if e.ssh {
+		return enableSSH(ctx, env, h, e)
+	}
 	if err := needRoot("enable changes " + e.pamDir); err != nil && !e.direct {
 		return err
 	}
@@ -416,6 +455,7 @@ func runDisable(ctx context.Context, env *cliEnv, c *command, args []string) err
 func printSshdAdvice(ctx context.Context, env *cliEnv, h *host) {
 	fmt.Fprintf(env.Stdout, "\nSSH logins need this drop-in as %s (also in %s), then reload sshd:\n\n%s\n",
 		dropInPath, installedDropIn(), strings.TrimRight(sshdDropIn, "\n"))
+	fmt.Fprintf(env.Stdout, "\nFor key + SMS code or named automation accounts: pam-sms enable --ssh --help; it installs the drop-in with --install.\n")
 	out, err := h.SshdT(ctx)
 	if err != nil {
 		fmt.Fprintf(env.Stdout, "\nCould not read sshd's effective settings (%v); check with: sshd -T | grep -Ei 'usepam|kbdinteractive|passwordauth|authenticationmethods'\n", err)
@@ -498,4 +538,48 @@ func enableBlockers(ctx context.Context, h *host, configPath string) []item {
 			Fix: "add their numbers to [numbers] in " + cfg.Path + ", or take them out of the enforced groups"})
 	}
 	return reasons
+}
+
+// enableSSH prints the sshd drop-in for the choices made, or installs it
+// (--install), then says what sshd -T and the named accounts mean for it.
+// It changes no PAM stack, so it runs no login checks.
+func enableSSH(ctx context.Context, env *cliEnv, h *host, e *stackEdit) error {
+	text, err := renderDropIn(e.dropIn)
+	if err != nil {
+		return failf(exitUsage, "%v", err)
+	}
+	path := filepath.Join(e.sshdDir, filepath.Base(dropInPath))
+	if !e.install {
+		fmt.Fprintf(env.Stdout, "# %s (install it with the same options and --install), then reload sshd:\n\n%s", path, text)
+	} else {
+		if err := needRoot("enable --ssh --install writes " + path); err != nil && e.sshdDir == filepath.Dir(dropInPath) {
+			return err
+		}
+		changed, err := installDropIn(e.sshdDir, text)
+		if err != nil {
+			return failf(exitFailed, "%v", err)
+		}
+		if !changed {
+			fmt.Fprintf(env.Stdout, "%s: already as asked: nothing to do\n", path)
+		} else {
+			fmt.Fprintf(env.Stdout, "%s: written; check it with sshd -t, then reload sshd (systemctl reload ssh, or sshd on RPM systems)\n", path)
+		}
+	}
+	var f findings
+	if _, err := user.LookupGroup(e.dropIn.groupName()); err != nil {
+		f.warn(fmt.Sprintf("the automation group %s does not exist: nobody logs in with a key alone through it", e.dropIn.groupName()),
+			"groupadd --system "+e.dropIn.groupName())
+	}
+	for _, u := range e.dropIn.users {
+		if _, err := user.Lookup(u); err != nil {
+			f.warn(fmt.Sprintf("the automation user %s does not exist", u), "")
+		}
+	}
+	if it := f.item("automation accounts", ""); it.Status != statusOK {
+		fmt.Fprintln(env.Stdout)
+		printChecklist(env.Stdout, []item{it})
+	}
+	fmt.Fprintf(env.Stdout, "\nAutomation accounts log in with their key alone and get no SMS; everyone else needs %s.\n",
+		map[bool]string{true: "their key and an SMS code", false: "their password and an SMS code"}[e.dropIn.withKey])
+	return nil
 }

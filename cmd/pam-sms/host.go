@@ -63,6 +63,11 @@ type host struct {
 	// Helper is the helper a stack line without helper= runs; "" is
 	// defaultHelper.
 	Helper string
+	// SshdConfig is sshd's main configuration file, read for the users and
+	// groups its Match blocks name; "" reads none.
+	SshdConfig string
+	// SshdTUser returns the output of "sshd -T" for a connection of user.
+	SshdTUser func(ctx context.Context, user string) ([]byte, error)
 }
 
 // helperPath is the helper the module runs when the line names none.
@@ -91,6 +96,12 @@ func realHost() *host {
 		},
 		Group: helperGroup,
 		Users: loginUsers,
+		// -C needs host and addr too: a login from outside, as doctor's
+		// other checks assume.
+		SshdConfig: "/etc/ssh/sshd_config",
+		SshdTUser: func(ctx context.Context, user string) ([]byte, error) {
+			return runCommand(ctx, "sshd", "-T", "-C", "user="+user+",host=pam-sms-doctor.invalid,addr=192.0.2.1")
+		},
 	}
 	if _, err := os.Stat(pamAuthUpdate); err == nil {
 		h.PamAuthUpdate = pamAuthUpdate

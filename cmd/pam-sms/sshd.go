@@ -4,9 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // sshdDropIn is packaging/sshd/10-pam-sms.conf (a test keeps the copy equal).
@@ -116,4 +123,151 @@ func orNone(s string) string {
 		return "not set"
 	}
 	return s
+}
+
+// The shipped drop-in's lines that pam-sms enable --ssh varies.
+const (
+	dropInMarker           = "# sshd drop-in for pam_sms:" // first line: the file is ours
+	defaultAutomationGroup = "pam-sms-automation"
+	passwordMethods        = "AuthenticationMethods keyboard-interactive"
+	keyMethods             = "AuthenticationMethods publickey,keyboard-interactive"
+	automationBlock        = "\tPubkeyAuthentication yes\n\tAuthenticationMethods publickey\n"
+)
+
+// dropInOpts are the choices of pam-sms enable --ssh.
+type dropInOpts struct {
+	withKey bool     // people: SSH key + SMS code instead of password + SMS code
+	group   string   // automation accounts by group: key alone
+	users   []string // automation accounts by name: key alone
+}
+
+func (o dropInOpts) groupName() string {
+	if o.group == "" {
+		return defaultAutomationGroup
+	}
+	return o.group
+}
+
+// accountName is what the drop-in accepts as a user or group name: no
+// blanks, commas, patterns or line breaks that would change the Match.
+var accountName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
+
+// renderDropIn is the shipped drop-in with the choices made: without any it
+// is the shipped file byte for byte.
+func renderDropIn(o dropInOpts) (string, error) {
+	s := sshdDropIn
+	if o.withKey {
+		s = strings.Replace(s, "\n"+passwordMethods+"\n", "\nPubkeyAuthentication yes\n"+keyMethods+"\n", 1)
+	}
+	if o.group == "" {
+		o.group = defaultAutomationGroup
+	}
+	if !accountName.MatchString(o.group) {
+		return "", fmt.Errorf("--automation-group %q: not a group name", o.group)
+	}
+	s = strings.Replace(s, "\nMatch Group "+defaultAutomationGroup+"\n", "\nMatch Group "+o.group+"\n", 1)
+	if len(o.users) > 0 {
+		for _, u := range o.users {
+			if !accountName.MatchString(u) {
+				return "", fmt.Errorf("--automation-users: %q is not a user name", u)
+			}
+		}
+		s += "Match User " + strings.Join(o.users, ",") + "\n" + automationBlock
+	}
+	return s, nil
+}
+
+// installDropIn writes content as dir/10-pam-sms.conf atomically, root
+// 0644. It refuses a file there that it did not write (no marker line) and
+// a symbolic link. It returns whether the file changed.
+func installDropIn(dir, content string) (bool, error) {
+	path := filepath.Join(dir, filepath.Base(dropInPath))
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return false, fmt.Errorf("%s is not a regular file: refusing to replace it", path)
+	case err == nil:
+		old, err := os.ReadFile(path)
+		if err != nil {
+			return false, err
+		}
+		if string(old) == content {
+			return false, nil
+		}
+		if !strings.HasPrefix(string(old), dropInMarker) {
+			return false, fmt.Errorf("%s exists and was not written by pam-sms (its first line is not %q): refusing to overwrite it; merge by hand or move it away", path, dropInMarker)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, err
+	}
+	if di, err := os.Stat(dir); err != nil || !di.IsDir() {
+		return false, fmt.Errorf("%s is not a directory: this sshd reads no drop-ins (sshd_config needs Include %s/*.conf)", dir, dir)
+	}
+	if err := writeAtomic(path, []byte(content), 0o644, &syscall.Stat_t{Uid: 0, Gid: 0}); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// sshdMatches reads the User and Group names of the Match lines of an
+// sshd_config and the files it Includes. Negated and wildcard patterns
+// are kept as sshd writes them; matchName applies them.
+func sshdMatches(path string, depth int) (users, groups []string) {
+	data, err := os.ReadFile(path)
+	if err != nil || depth > 8 {
+		return nil, nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Fields(strings.TrimSpace(sc.Text()))
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		switch strings.ToLower(f[0]) {
+		case "include":
+			for _, pat := range f[1:] {
+				if !filepath.IsAbs(pat) {
+					pat = filepath.Join(filepath.Dir(path), pat)
+				}
+				files, _ := filepath.Glob(pat)
+				for _, inc := range files {
+					u, g := sshdMatches(inc, depth+1)
+					users, groups = append(users, u...), append(groups, g...)
+				}
+			}
+		case "match":
+			for i := 1; i+1 < len(f); i += 2 {
+				switch strings.ToLower(f[i]) {
+				case "user":
+					users = append(users, strings.Split(f[i+1], ",")...)
+				case "group":
+					groups = append(groups, strings.Split(f[i+1], ",")...)
+				}
+			}
+		}
+	}
+	return users, groups
+}
+
+// matchName reports whether name fits one of sshd's patterns (a leading
+// "!" negates in sshd; such a pattern selects nothing here).
+func matchName(name string, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok && !strings.HasPrefix(p, "!") {
+			return true
+		}
+	}
+	return false
+}
+
+// lacksKbd returns the first AuthenticationMethods list that does not
+// include keyboard-interactive: with it a login never runs the PAM auth
+// stack. "" when every list does.
+func (c sshdConfig) lacksKbd() string {
+	for _, l := range c.methodLists() {
+		if methodIndex(l, "keyboard-interactive") < 0 {
+			return strings.Join(l, ",")
+		}
+	}
+	return ""
 }

@@ -161,7 +161,8 @@ func TestSshdDropIn(t *testing.T) {
 			got = append(got, l)
 		}
 	}
-	want := []string{"UsePAM yes", "KbdInteractiveAuthentication yes", "PasswordAuthentication no", "AuthenticationMethods keyboard-interactive"}
+	want := []string{"UsePAM yes", "KbdInteractiveAuthentication yes", "PasswordAuthentication no", "AuthenticationMethods keyboard-interactive",
+		"Match Group pam-sms-automation", "PubkeyAuthentication yes", "AuthenticationMethods publickey"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("directives %q, want %q", got, want)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/pam-sms/pam_sms/conf"
@@ -16,21 +18,28 @@ var sendTestCmd = &command{
 	ShortUsage: "pam-sms send-test (USER|NUMBER) [--config PATH] [--json]",
 	ShortHelp:  "Send one real SMS through the configured gateway and show the exchange",
 	LongHelp: `Sends one real, billed SMS through the gateway of the configuration, to the
-number of USER in [numbers] or to NUMBER (international format: +49 172
-34567890 or 0049...). The text is the configured message with the code
-0000... (it is no login code). Prints the request as sent (method, URL and
-form fields) with the password replaced by ******** and the number masked,
-the HTTP status, the first line of the gateway's reply (at most 200 bytes)
-and its classification (sent, rate-limited, failed, unreachable). Use it to
-match [gateway.fields], success and rate_limited to the gateway contract.
-The send does not count against the limits.
+number of USER in [numbers] or to NUMBER. An argument that begins with "+",
+"00" or another digit is a number, in international format: +49 172
+34567890, 0049 172 34567890 or 49 172 34567890 (a national 0172... is
+refused). The text is the configured message with the code 0000... (it is no
+login code). Prints the request as sent (method, URL and form fields) with
+the password, and the values of fields in the URL's query or the form whose
+names look like credentials (pass, secret, token, key, auth, sig), replaced
+by ******** and the number masked, the HTTP status, the first line of the
+gateway's reply (at most 200 bytes, the same values hidden) and its
+classification (sent, rate-limited, failed, unreachable); when the gateway
+answered but the message does not count as sent, "why:" names the status that
+was not 2xx or the success pattern the reply did not match. Use it to match
+[gateway.fields], success and rate_limited to the gateway contract. The send
+does not count against the limits.
 
 Exit status 0 when the message counts as sent, 1 when not, 3 when the
 configuration is not usable or the user has no number.
 
 Examples:
   pam-sms send-test alice
-  pam-sms send-test "+49 172 34567890" --json`,
+  pam-sms send-test "+49 172 34567890" --json
+  pam-sms send-test 4917234567890`,
 	Run: runSendTest,
 }
 
@@ -42,6 +51,9 @@ type sendReport struct {
 	Reply   string `json:"reply"`
 	Class   string `json:"class"`
 	Error   string `json:"error,omitempty"`
+	// Unmatched says why a reply did not count as sent: the success
+	// pattern it did not match, or the HTTP status that was not 2xx.
+	Unmatched string `json:"unmatched,omitempty"`
 }
 
 func runSendTest(ctx context.Context, env *cliEnv, c *command, args []string) error {
@@ -76,12 +88,14 @@ func runSendTest(ctx context.Context, env *cliEnv, c *command, args []string) er
 		userName = "test"
 	}
 	text := cfg.Code.Render(strings.Repeat("0", cfg.Code.Digits), host, userName)
-	rep := sendReport{To: to.Masked(), Request: maskNumber(client.DescribeRequest(to, text), to)}
+	desc, secrets := maskSecrets(client.DescribeRequest(to, text), cfg.Gateway.Fields.Password)
+	rep := sendReport{To: to.Masked(), Request: maskNumber(desc, to)}
 	res := client.Send(ctx, to, text)
-	rep.Status, rep.Reply, rep.Class = res.Status, res.Body, res.Class.String()
+	rep.Status, rep.Reply, rep.Class = res.Status, secrets.Replace(res.Body), res.Class.String()
 	if res.Err != nil {
-		rep.Error = res.Err.Error()
+		rep.Error = secrets.Replace(res.Err.Error())
 	}
+	rep.Unmatched = unmatched(cfg, res)
 	if *asJSON {
 		if err := writeJSON(env.Stdout, rep); err != nil {
 			return err
@@ -96,20 +110,135 @@ func runSendTest(ctx context.Context, env *cliEnv, c *command, args []string) er
 }
 
 // recipient is the number of a user in [numbers], or the argument itself
-// when it is written as a number.
+// when it is written as a number: it begins with "+", "00" or another digit
+// (the country code, as in "49 172 34567890"). A national number ("0172...")
+// is refused rather than guessed at. Errors never repeat the number.
 func recipient(cfg *conf.Config, arg string) (smsclient.Number, error) {
-	if strings.HasPrefix(arg, "+") || strings.HasPrefix(arg, "00") {
-		n, err := smsclient.ParseNumber(arg)
-		if err != nil {
-			return n, failf(exitProblem, "%v", err)
+	switch {
+	case strings.HasPrefix(arg, "+") || strings.HasPrefix(arg, "00"):
+	case strings.HasPrefix(arg, "0"):
+		return smsclient.Number{}, failf(exitProblem, "the number is in national format: write it with the country code, "+
+			"as +49 172 34567890 or 0049 172 34567890")
+	case arg != "" && arg[0] >= '1' && arg[0] <= '9':
+		arg = "+" + arg
+	default:
+		n, ok := cfg.Numbers[arg]
+		if !ok || !n.IsValid() {
+			return n, failf(exitProblem, "%s has no number in [numbers] of %s (write a number as +49... or 0049...)", arg, cfg.Path)
 		}
 		return n, nil
 	}
-	n, ok := cfg.Numbers[arg]
-	if !ok || !n.IsValid() {
-		return n, failf(exitProblem, "%s has no number in [numbers] of %s (write a number as +49... or 0049...)", arg, cfg.Path)
+	n, err := smsclient.ParseNumber(arg)
+	if err != nil {
+		return n, failf(exitProblem, "%v", err)
 	}
 	return n, nil
+}
+
+// unmatched explains a reply that did not count as sent although the
+// gateway answered: the status that was not 2xx, or the success pattern
+// the body did not match (Classify checks both).
+func unmatched(cfg *conf.Config, res smsclient.Result) string {
+	switch {
+	case res.Class == smsclient.Sent || res.Status == 0:
+		return ""
+	case res.Status < 200 || res.Status > 299:
+		return fmt.Sprintf("HTTP status %d is not 2xx", res.Status)
+	case res.Class == smsclient.RateLimited:
+		return ""
+	case cfg.Gateway.Success != nil:
+		return fmt.Sprintf("the reply does not match gateway.success %s", cfg.Gateway.Success)
+	}
+	return ""
+}
+
+// secretWords mark a form or query field whose value is a credential.
+var secretWords = []string{"pass", "secret", "token", "key", "auth", "sig", "credential"}
+
+// isSecretField reports whether a field name looks like it carries a
+// credential, or is the configured password field.
+func isSecretField(name, passwordField string) bool {
+	l := strings.ToLower(name)
+	if name == passwordField || l == "pw" || l == "pwd" {
+		return true
+	}
+	for _, w := range secretWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskSecrets replaces the values of credential fields in the URL's query
+// and in a form body of a described request by ********, as smsclient does
+// for the password: an API key in the URL (?key=...&token=...) must not end
+// up in a ticket either. It returns a replacer that hides the same values
+// wherever else they appear (an echoing reply).
+func maskSecrets(desc, passwordField string) (string, *strings.Replacer) {
+	var pairs []string
+	maskQuery := func(q string) string {
+		parts := strings.Split(q, "&")
+		for i, part := range parts {
+			rawName, rawValue, ok := strings.Cut(part, "=")
+			name, err := url.QueryUnescape(rawName)
+			if !ok || err != nil || rawValue == "" || rawValue == redactedValue || !isSecretField(name, passwordField) {
+				continue
+			}
+			parts[i] = rawName + "=" + redactedValue
+			// Elsewhere only values long enough not to garble a reply
+			// ("key=1" is no secret worth hiding every "1" for).
+			for _, v := range []string{rawValue, unescaped(rawValue)} {
+				if len(v) >= minSecretLen {
+					pairs = append(pairs, v, redactedValue)
+				}
+			}
+		}
+		return strings.Join(parts, "&")
+	}
+	lines := strings.Split(desc, "\n")
+	// "METHOD URL" first; the URL's query comes after the first "?" (a
+	// fragment is never sent).
+	if before, query, ok := strings.Cut(lines[0], "?"); ok {
+		query, frag, hasFrag := strings.Cut(query, "#")
+		lines[0] = before + "?" + maskQuery(query)
+		if hasFrag {
+			lines[0] += "#" + frag
+		}
+	}
+	// A POST's form body is the last line, after the blank one.
+	if n := len(lines); n >= 3 && lines[n-2] == "" {
+		lines[n-1] = maskQuery(lines[n-1])
+	}
+	// Longer values first, so that a secret containing another is hidden whole.
+	sortByLength(pairs)
+	return strings.Join(lines, "\n"), strings.NewReplacer(pairs...)
+}
+
+// minSecretLen is the shortest value maskSecrets hides outside its field.
+const minSecretLen = 4
+
+func unescaped(v string) string {
+	if u, err := url.QueryUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
+// redactedValue is what smsclient shows for the password.
+const redactedValue = "********"
+
+// sortByLength orders old/new pairs by decreasing length of old.
+func sortByLength(pairs []string) {
+	type pair struct{ old, new string }
+	ps := make([]pair, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		ps = append(ps, pair{pairs[i], pairs[i+1]})
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return len(ps[i].old) > len(ps[j].old) })
+	for i, p := range ps {
+		pairs[2*i], pairs[2*i+1] = p.old, p.new
+	}
 }
 
 // maskNumber hides the digits of to in a described request, in the masked
@@ -134,6 +263,9 @@ func printSendReport(env *cliEnv, r sendReport) {
 	}
 	fmt.Fprintf(w, "reply:    %q\n", r.Reply)
 	fmt.Fprintf(w, "class:    %s\n", r.Class)
+	if r.Unmatched != "" {
+		fmt.Fprintf(w, "why:      %s\n", r.Unmatched)
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "error:    %s\n", r.Error)
 	}

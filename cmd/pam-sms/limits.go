@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/limits"
+	"github.com/pam-sms/pam_sms/policy"
 )
 
 var limitsCmd = &command{
@@ -22,8 +24,13 @@ or for every user in [numbers].
 user who hit a limit can log in again; --rhost also clears the counter of
 that client address. Today's total is kept: those messages were sent.
 
-Exit status 0 when done, 1 when a shown user is at a limit, 2 for wrong
-usage, 3 when the configuration or the state directory is not usable.
+USER is resolved as the helper does (through NSS, whose name keys the
+counters); a name the system does not know and [numbers] does not hold is an
+error, and nothing is cleared.
+
+Exit status 0 when done, 1 when a shown user is at a limit or the user to
+reset does not exist, 2 for wrong usage, 3 when the configuration or the
+state directory is not usable.
 
 Examples:
   pam-sms limits show
@@ -95,13 +102,20 @@ func runLimits(_ context.Context, env *cliEnv, c *command, args []string) error 
 	if err != nil {
 		return err
 	}
+	var account string
+	if args[0] == "reset" {
+		// Before the state directory: an unknown name is the first thing to say.
+		if account, err = resetAccount(cfg, pos[0]); err != nil {
+			return err
+		}
+	}
 	store, err := limits.Open(cfg.Limits.StateDir)
 	if err != nil {
 		return failf(exitProblem, "%v", err)
 	}
 	defer store.Close()
 	if args[0] == "reset" {
-		return limitsReset(env, cfg, store, pos[0], *rhost)
+		return limitsReset(env, cfg, store, account, *rhost)
 	}
 	return limitsShow(env, cfg, store, pos, *asJSON)
 }
@@ -169,6 +183,25 @@ func printLimits(env *cliEnv, rep limitsReport) {
 		}
 		fmt.Fprintf(w, "%-20s %-20s %-14s %-14s%s\n", u.User, number, u.PerUser, perNumber, mark)
 	}
+}
+
+// resetAccount resolves the user to reset as the helper does (policy.
+// LookupAccount), since the helper keys the counters by the account name NSS
+// returns. A name NSS does not know is an error unless [numbers] has it (an
+// account removed since): "cleared" for a typo would hide that the user who
+// called is still locked.
+func resetAccount(cfg *conf.Config, name string) (string, error) {
+	acct, err := policy.LookupAccount(name)
+	switch {
+	case err == nil:
+		return acct.Name, nil
+	case errors.Is(err, policy.ErrUnknownUser):
+		if _, ok := cfg.Numbers[name]; ok {
+			return name, nil
+		}
+		return "", failf(exitFailed, "no such user: %s is unknown to the system and not in [numbers] of %s; nothing was cleared", name, cfg.Path)
+	}
+	return "", failf(exitProblem, "%v", err)
 }
 
 func limitsReset(env *cliEnv, cfg *conf.Config, store *limits.Store, user, rhost string) error {

@@ -64,29 +64,34 @@ var errorCodes = []int{pamAuthErr, pamAuthinfoUnavail, pamSystemErr, pamUserUnkn
 // service file as; such files are not services.
 const BackupSuffix = ".pam-sms.bak"
 
-const (
-	fixControl = "use the control `required` or `[success=ok ignore=ignore default=die]` for pam_sms.so"
-	fixOrder   = "put pam_sms.so right after the password step, e.g. after `@include common-auth` (Debian) " +
-		"or after `auth requisite pam_unix.so` (see pam_sms(8))"
-	// FixInclude is the fix for a pam_sms line after "auth include" or
-	// "auth substack".
-	FixInclude = "do not append pam_sms.so after `auth include` or `auth substack`: replace that line by explicit lines " +
-		"(auth required pam_env.so; auth requisite pam_unix.so nullok; auth required pam_sms.so) or select the authselect profile pam-sms"
-	fixWrongPw = "make a wrong password stop the stack before pam_sms (requisite pam_unix.so, or @include common-auth); " +
-		"never put pam_sms.so after `auth substack`"
-)
+// FixInclude is the fix for a pam_sms line after "auth include" or "auth
+// substack": the packaged authselect profile, or explicit lines.
+const FixInclude = "authselect select pam-sms with-faillock (RHEL, Fedora: the profile puts pam_sms.so into password-auth and system-auth); " +
+	"elsewhere replace that line by explicit lines (auth required pam_env.so; auth requisite pam_unix.so nullok; auth required pam_sms.so)"
 
 // CheckHandler checks the pam_sms Handler hs[i] of a flattened auth
 // stack. keyStep, when not empty, says that sshd already demanded a key
 // before this stack runs (AuthenticationMethods publickey,keyboard-interactive).
+//
+// Every fix starts with the command that makes the change: a sed command
+// when a changed control, tried on the stack first, passes every check;
+// otherwise the editor at the line, with what to change.
 func CheckHandler(hs []Handler, i int, keyStep string) Item {
+	return checkHandler(hs, i, keyStep, true)
+}
+
+// checkHandler is CheckHandler; without suggest it tries no fix (it is
+// what trying one runs).
+func checkHandler(hs []Handler, i int, keyStep string, suggest bool) Item {
 	h := hs[i]
 	var f findings
 	if h.broken != "" {
-		f.fail(fmt.Sprintf("libpam cannot use this line (%s): every login through the stack fails", h.broken), "fix the line; see pam.conf(5)")
+		f.fail(fmt.Sprintf("libpam cannot use this line (%s): every login through the stack fails", h.broken),
+			editAt(h.Line, "correct the line; see pam.conf(5)"))
 		return f.item("stack "+h.Line.Where(), "")
 	}
-	controlFailed := checkControl(h, &f)
+	fixes := fixer{hs: hs, i: i, keyStep: keyStep, suggest: suggest}
+	controlFailed := checkControl(h, &f, fixes)
 
 	pw := -1
 	for j := range i {
@@ -97,7 +102,7 @@ func CheckHandler(hs []Handler, i int, keyStep string) Item {
 	switch {
 	case pw < 0 && keyStep == "":
 		f.fail("pam_sms.so runs before any password step (no pam_unix or other password module before it): "+
-			"the SMS goes out before anything was checked", fixOrder)
+			"the SMS goes out before anything was checked", fixOrder(h.Line))
 	case pw < 0:
 		// Key + SMS: the key was checked by sshd before the stack ran.
 	}
@@ -108,16 +113,17 @@ func CheckHandler(hs []Handler, i int, keyStep string) Item {
 		if right.ended >= 0 {
 			why = fmt.Sprintf("%s (%s) ends the whole stack on success first", hs[right.ended].Line.Where(), hs[right.ended].Line.Text())
 		}
-		f.fail("after a right password pam_sms.so never runs, so no code is asked (2FA bypass): "+why, FixInclude)
+		f.fail("after a right password pam_sms.so never runs, so no code is asked (2FA bypass): "+why, deleteLine(h.Line)+" && "+FixInclude)
 		return f.item("stack "+h.Line.Where(), "")
 	}
 	if right.status != pamSuccess {
-		f.warn("a right password and a right code still fail (stack result "+codeName(right.status)+")", "")
+		f.warn("a right password and a right code still fail (stack result "+codeName(right.status)+")",
+			editAt(h.Line, "find the line after pam_sms.so that fails; pam-sms try USER shows the login"))
 	}
 	if !controlFailed {
 		for _, code := range errorCodes {
 			if o := simulate(hs, scenario{password: pamSuccess, sms: code}); o.status == pamSuccess {
-				f.fail(fmt.Sprintf("when pam_sms.so fails (%s) the login still succeeds", codeName(code)), fixControl)
+				f.fail(fmt.Sprintf("when pam_sms.so fails (%s) the login still succeeds", codeName(code)), fixes.control())
 				break
 			}
 		}
@@ -125,16 +131,16 @@ func CheckHandler(hs []Handler, i int, keyStep string) Item {
 	if o := simulate(hs, scenario{password: pamSuccess, sms: pamIgnore}); o.status != pamSuccess && h.actions[pamIgnore] == actIgnore {
 		f.warn("exempt users are denied: when pam_sms.so returns PAM_IGNORE (user not enforced, trusted network) "+
 			"nothing after it makes the stack succeed (e.g. `sufficient` followed by pam_deny)",
-			"let PAM_IGNORE pass: `[success=ok ignore=ignore default=die]`, followed by a line that succeeds")
+			fixes.try(i, h.Line, "let PAM_IGNORE pass: `[success=ok ignore=ignore default=die]`, followed by a line that succeeds", "[success=ok ignore=ignore default=die]"))
 	}
 	if pw >= 0 {
 		wrong := simulate(hs, scenario{password: pamAuthErr, sms: pamSuccess})
 		switch {
 		case wrong.status == pamSuccess:
-			f.fail("a wrong password with a right code logs in: the password step "+hs[pw].Line.Where()+" does not count", fixWrongPw)
+			f.fail("a wrong password with a right code logs in: the password step "+hs[pw].Line.Where()+" does not count", fixes.wrongPassword(pw))
 		case wrong.reached[i]:
 			f.warn("an SMS is sent even after a wrong password (the password step "+hs[pw].Line.Where()+
-				" does not stop the stack): anyone who knows a user name can trigger paid messages", fixWrongPw)
+				" does not stop the stack): anyone who knows a user name can trigger paid messages", fixes.wrongPassword(pw))
 		}
 	}
 	ok := "pam_sms.so runs only after the password, and a failure of it denies the login"
@@ -146,7 +152,7 @@ func CheckHandler(hs []Handler, i int, keyStep string) Item {
 
 // checkControl reports controls that let an error of pam_sms through or
 // deny exempt users; it returns whether it found a failure.
-func checkControl(h Handler, f *findings) bool {
+func checkControl(h Handler, f *findings, fixes fixer) bool {
 	var skipped []string
 	for _, code := range errorCodes {
 		if a := h.actions[code]; a != actBad && a != actDie {
@@ -158,18 +164,18 @@ func checkControl(h Handler, f *findings) bool {
 		switch control {
 		case "sufficient":
 			f.fail("control `sufficient`: a failed or unavailable SMS step is ignored, so the password alone logs in, "+
-				"and a user exempt from SMS falls through to what follows", fixControl)
+				"and a user exempt from SMS falls through to what follows", fixes.control())
 		case "optional":
-			f.fail("control `optional`: a failed or unavailable SMS step is ignored, so the password alone logs in", fixControl)
+			f.fail("control `optional`: a failed or unavailable SMS step is ignored, so the password alone logs in", fixes.control())
 		default:
 			f.fail(fmt.Sprintf("control `%s` skips pam_sms.so on error (%s): the password alone logs in when the SMS step fails",
-				control, strings.Join(skipped, ", ")), fixControl)
+				control, strings.Join(skipped, ", ")), fixes.control())
 		}
 		return true
 	}
 	if a := h.actions[pamIgnore]; a == actBad || a == actDie {
 		f.warn(fmt.Sprintf("control `%s` denies users exempt from SMS (ignore=%s): not enforced users and trusted networks cannot log in", control, a),
-			"add ignore=ignore: `[success=ok ignore=ignore default=die]`")
+			fixes.try(fixes.i, h.Line, "add ignore=ignore: `[success=ok ignore=ignore default=die]`", "[success=ok ignore=ignore default=die]"))
 	}
 	return false
 }
@@ -242,7 +248,7 @@ func CheckStack(r *Reader, s Stack, keyStep string) []Item {
 		if !l.IsAuth() {
 			items = append(items, Item{Status: StatusFail, Check: "stack " + l.Where(),
 				Message: fmt.Sprintf("pam_sms.so only authenticates; as a %s line libpam finds no function for it and the %s step fails", l.Type, l.Type),
-				Fix:     "remove the line; pam_sms.so belongs in the auth stack only"})
+				Fix:     deleteLine(l) + " (pam_sms.so belongs in the auth stack only)"})
 		}
 	}
 	hs, err := r.AuthStack(s.Name)

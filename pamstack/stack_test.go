@@ -2,6 +2,7 @@ package pamstack
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -154,4 +155,68 @@ func TestSkipServiceFile(t *testing.T) {
 			t.Errorf("SkipServiceFile(%q) = %v", name, got)
 		}
 	}
+}
+
+// TestFixCommands runs the sed command each fix gives on the real file and
+// checks the stack again: it must pass. Fixes no sed can make open the
+// editor at the line.
+func TestFixCommands(t *testing.T) {
+	tests := []struct {
+		name, stack string
+		fixPrefix   string
+	}{
+		{"sufficient", "@include common-auth\nauth sufficient pam_sms.so\n", "sed -i '2s/"},
+		{"default=ignore, tabs", "@include common-auth\nauth\t[success=ok\tdefault=ignore]\tpam_sms.so\n", "sed -i '2s/"},
+		{"optional", "@include common-auth\n  auth optional pam_sms.so config=/etc/x.conf\n", "sed -i '2s/"},
+		{"ignore=bad", "@include common-auth\nauth [success=ok default=bad] pam_sms.so\n", "sed -i '2s/"},
+		{"optional pam_unix", "auth optional pam_unix.so\nauth required pam_sms.so\n", "sed -i '1s/"},
+		{"required pam_unix", "auth required pam_unix.so\nauth required pam_sms.so\n", "sed -i '1s/"},
+		{"account line", "@include common-auth\nauth required pam_sms.so\naccount required pam_sms.so\n", "sed -i '3d'"},
+		{"continued control", "@include common-auth\nauth [success=ok \\\n  default=ignore] pam_sms.so\n", "vi +2 "},
+		{"include", "auth include password-auth\nauth required pam_sms.so\n", "sed -i '2d' "},
+		{"substack", "auth substack password-auth\nauth required pam_sms.so\n", "sed -i '2d' "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeDir(t, map[string]string{"svc": tt.stack})
+			check := func() []Item {
+				r := NewReader(dir)
+				stacks, err := FindSMSStacks(r)
+				if err != nil || len(stacks) != 1 {
+					t.Fatalf("FindSMSStacks: %v", err)
+				}
+				return CheckStack(r, stacks[0], "")
+			}
+			var fixes []string
+			for _, it := range check() {
+				if it.Status != StatusOK {
+					fixes = append(fixes, it.Fix)
+				}
+			}
+			if len(fixes) != 1 || !strings.HasPrefix(fixes[0], tt.fixPrefix) {
+				t.Fatalf("fixes %q, want one starting with %q", fixes, tt.fixPrefix)
+			}
+			if !strings.HasPrefix(fixes[0], "sed -i '") || strings.Contains(fixes[0], "&&") {
+				return
+			}
+			cmd, _, _ := strings.Cut(fixes[0], " (")
+			if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v %s", cmd, err, out)
+			}
+			for _, it := range check() {
+				if it.Status != StatusOK {
+					t.Errorf("after %s:\n%s\nstill %s: %s", cmd, readAll(t, filepath.Join(dir, "svc")), it.Status, it.Message)
+				}
+			}
+		})
+	}
+}
+
+func readAll(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

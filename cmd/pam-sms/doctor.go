@@ -13,9 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -164,7 +166,10 @@ func (d *doctor) run(configPath, pamDir string) *doctorReport {
 func (d *doctor) config(path string) (*conf.Config, []item) {
 	check := "config " + path
 	if err := conf.CheckFile(path); err != nil {
-		fix := "create it from the shipped example and run pam-sms check"
+		fix := reinstallCommand(true) + " (puts back the shipped " + conf.DefaultPath + "); then pam-sms check"
+		if path != conf.DefaultPath {
+			fix = fmt.Sprintf("install -m 0640 -o root -g %s %s %s", d.host.Group, conf.DefaultPath, path)
+		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			fix = fmt.Sprintf("chown root:%s %s; chmod 0640 %s", d.host.Group, path, path)
 		}
@@ -177,7 +182,7 @@ func (d *doctor) config(path string) (*conf.Config, []item) {
 	cfg, err := conf.Load(path)
 	if err != nil {
 		it := item{Status: statusFail, Check: check, Message: "not usable: every login through pam_sms is denied",
-			Fix: "pam-sms check --config " + path}
+			Fix: fmt.Sprintf("vi %s: correct the lines listed below; then pam-sms check --config %s", path, path)}
 		var ce *conf.Error
 		if errors.As(err, &ce) {
 			for _, p := range ce.Problems {
@@ -208,7 +213,7 @@ func (d *doctor) config(path string) (*conf.Config, []item) {
 func (d *doctor) groupOwned(check, path string) (item, bool) {
 	st, err := statT(path)
 	if err != nil {
-		return item{Status: statusFail, Check: check, Message: err.Error()}, true
+		return item{Status: statusFail, Check: check, Message: err.Error(), Fix: "ls -l " + path + " shows why it cannot be read"}, true
 	}
 	gid, err := lookupGid(d.host.Group)
 	if err != nil {
@@ -252,7 +257,7 @@ func (d *doctor) stateDir(dir string) item {
 	case err != nil:
 		return item{Status: statusFail, Check: check, Message: "missing: every SMS login is denied (limits cannot be counted)", Fix: fix}
 	case !fi.IsDir():
-		return item{Status: statusFail, Check: check, Message: "not a directory: every SMS login is denied", Fix: "remove it; " + fix}
+		return item{Status: statusFail, Check: check, Message: "not a directory: every SMS login is denied", Fix: fmt.Sprintf("mv %s %s.old && %s", dir, dir, fix)}
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	mode := fi.Mode().Perm() | fi.Mode()&fs.ModeSetgid
@@ -291,7 +296,7 @@ func (d *doctor) sshd() (sshdConfig, item) {
 	}
 	if err != nil {
 		return nil, item{Status: statusWarn, Check: "sshd", Message: "cannot read the effective settings: " + err.Error(),
-			Fix: "run sshd -T as root and compare with " + installedDropIn()}
+			Fix: "sshd -t (as root) shows what sshd cannot read; then pam-sms doctor again"}
 	}
 	c := parseSshdT(out)
 	return c, c.check()
@@ -302,13 +307,13 @@ func (d *doctor) stacks(pamDir, configPath, keyStep string) []item {
 	r := pamstack.NewReader(pamDir)
 	stacks, err := pamstack.FindSMSStacks(r)
 	if err != nil {
-		return []item{{Status: statusFail, Check: "stacks " + pamDir, Message: err.Error()}}
+		return []item{{Status: statusFail, Check: "stacks " + pamDir, Message: err.Error(), Fix: "ls -l " + pamDir + " shows which file cannot be read"}}
 	}
 	var items []item
 	if len(stacks) == 0 {
 		items = append(items, item{Status: statusWarn, Check: "stacks " + pamDir,
 			Message: "no PAM stack names pam_sms.so: no login asks for an SMS code",
-			Fix:     "pam-sms enable (see pam_sms(8))"})
+			Fix:     "pam-sms enable"})
 		return append(items, d.module("pam_sms.so", "the packaged stacks"), d.helper(defaultHelper, "the module's default"))
 	}
 	modules, helpers := map[string]bool{}, map[string]bool{}
@@ -353,7 +358,7 @@ func (d *doctor) module(name, where string) item {
 		if path == "" {
 			return item{Status: statusFail, Check: check,
 				Message: fmt.Sprintf("named by %s but in none of libpam's module directories: every login through that stack fails", where),
-				Fix:     "install the package (libpam-sms or pam_sms)"}
+				Fix:     reinstallCommand(false)}
 		}
 	}
 	st, err := statT(path)
@@ -362,7 +367,7 @@ func (d *doctor) module(name, where string) item {
 		if errors.Is(err, fs.ErrNotExist) {
 			msg = fmt.Sprintf("does not exist; named by %s: every login through that stack fails", where)
 		}
-		return item{Status: statusFail, Check: check, Message: msg, Fix: "install the package, or correct the path in the stack"}
+		return item{Status: statusFail, Check: check, Message: msg, Fix: fixMissing(reinstallCommand(false), where, "pam_sms.so")}
 	}
 	if st.Uid != 0 || st.Mode&0o022 != 0 {
 		return item{Status: statusFail, Check: check, Message: fmt.Sprintf("%s is uid %d mode %04o: whoever can write it controls every login", path, st.Uid, st.Mode&0o7777),
@@ -386,17 +391,16 @@ func (d *doctor) helper(path, where string) item {
 			msg = fmt.Sprintf("does not exist; named by %s: every SMS login is denied", where)
 		}
 		return item{Status: statusFail, Check: check, Message: msg,
-			Fix: "install the package, or correct helper= in the stack"}
+			Fix: fixMissing(reinstallCommand(false), where, "helper=")}
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	var f findings
 	// The module walks the path without following links and checks every
 	// directory above the helper; say so here before a login finds out.
 	if lfi, err := os.Lstat(path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
-		f.fail("is a symbolic link: pam_sms.so refuses to run it", "point helper= at the file itself")
+		f.fail("is a symbolic link: pam_sms.so refuses to run it", fixHelperPath(path, where))
 	} else if err := execpath.CheckDir(filepath.Dir(path)); err != nil {
-		f.fail(fmt.Sprintf("pam_sms.so refuses to run it: %v", err),
-			"install it under directories owned by root and writable by root only, as /usr/libexec/pam-sms/ is")
+		f.fail(fmt.Sprintf("pam_sms.so refuses to run it: %v", err), fixHelperDirs(path, where, d.host.Group))
 	}
 	if st.Uid != 0 {
 		f.fail(fmt.Sprintf("owned by uid %d: pam_sms.so runs only a root-owned helper", st.Uid), fix)
@@ -428,7 +432,7 @@ const gatewayTimeout = 10 * time.Second
 func (d *doctor) gateway(cfg *conf.Config) item {
 	u, err := url.Parse(cfg.Gateway.URL)
 	if err != nil {
-		return item{Status: statusFail, Check: "gateway", Message: "bad url: " + err.Error()}
+		return item{Status: statusFail, Check: "gateway", Message: "bad url: " + err.Error(), Fix: "vi " + cfg.Path + ": correct url in [gateway]"}
 	}
 	check := "gateway " + u.Scheme + "://" + u.Host
 	port := u.Port()
@@ -445,7 +449,8 @@ func (d *doctor) gateway(cfg *conf.Config) item {
 	}
 	down := func(err error) item {
 		return item{Status: statusFail, Check: check, Message: fmt.Sprintf("unreachable: %v: %s", err, effect),
-			Fix: "check the url, DNS, routes and firewalls from this host (and SELinux for sshd)"}
+			Fix: fmt.Sprintf("curl -sS --max-time 10 -o /dev/null %s://%s/ names what blocks it (DNS, route, firewall; SELinux for sshd); vi %s if url is wrong",
+				u.Scheme, addr, cfg.Path)}
 	}
 	var dialer net.Dialer
 	conn, err := dialer.DialContext(ctx, "tcp", addr)
@@ -458,7 +463,7 @@ func (d *doctor) gateway(cfg *conf.Config) item {
 	}
 	roots, err := rootPool(cfg.Gateway.CAFile)
 	if err != nil {
-		return item{Status: statusFail, Check: check, Message: err.Error()}
+		return item{Status: statusFail, Check: check, Message: err.Error(), Fix: "vi " + cfg.Path + ": point ca_file in [gateway] at the PEM file of the gateway's CA"}
 	}
 	tc := tls.Client(conn, &tls.Config{ServerName: u.Hostname(), RootCAs: roots, MinVersion: tls.VersionTLS12})
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -496,12 +501,12 @@ func (d *doctor) users(cfg *conf.Config) []item {
 		if _, err := user.LookupGroup(g); err != nil {
 			items = append(items, item{Status: statusWarn, Check: "policy.groups",
 				Message: fmt.Sprintf("group %q does not exist: nobody is enforced through it", g),
-				Fix:     "correct the group name in " + cfg.Path})
+				Fix:     fmt.Sprintf("groupadd %s, or vi %s: correct the group name in groups", g, cfg.Path)})
 		}
 	}
 	names, missing, err := d.missingNumbers(cfg)
 	if err != nil {
-		return append(items, item{Status: statusWarn, Check: "users", Message: "cannot list users: " + err.Error()})
+		return append(items, item{Status: statusWarn, Check: "users", Message: "cannot list users: " + err.Error(), Fix: "getent passwd shows why"})
 	}
 	if len(missing) == 0 {
 		return append(items, item{Status: statusOK, Check: "users",
@@ -513,7 +518,7 @@ func (d *doctor) users(cfg *conf.Config) []item {
 	}
 	it := item{Status: statusWarn, Check: "users",
 		Message: fmt.Sprintf("%d of %d users who can log in are enforced and have no number: %s", len(missing), len(names), effect),
-		Fix:     "add their numbers to [numbers] in " + cfg.Path + ", or take them out of the enforced groups"}
+		Fix:     "vi " + cfg.Path + `: add a line NAME = "+..." under [numbers] for each, or take them out of the enforced groups`}
 	if d.verbose {
 		it.Details = missing
 	} else {
@@ -555,13 +560,13 @@ func (d *doctor) keyOnly(cfg *conf.Config) []item {
 	if d.host.SshdConfig == "" || d.host.SshdTUser == nil {
 		return nil
 	}
-	matchUsers, matchGroups := sshdMatches(d.host.SshdConfig, 0)
+	matchUsers, matchGroups, files := sshdMatches(d.host.SshdConfig, 0)
 	if len(matchUsers)+len(matchGroups) == 0 {
 		return nil
 	}
 	names, err := d.host.Users(d.ctx)
 	if err != nil {
-		return []item{{Status: statusWarn, Check: "sshd key alone", Message: "cannot list users: " + err.Error()}}
+		return []item{{Status: statusWarn, Check: "sshd key alone", Message: "cannot list users: " + err.Error(), Fix: "getent passwd shows why"}}
 	}
 	strict := *cfg
 	strict.Policy.TrustLocal = false
@@ -582,11 +587,15 @@ func (d *doctor) keyOnly(cfg *conf.Config) []item {
 			continue
 		}
 		if l := parseSshdT(out).lacksKbd(); l != "" {
-			fix := fmt.Sprintf("gpasswd -d %s GROUP (the automation group of its Match block), or take %s out of Match User in the sshd drop-in", name, name)
+			var fix string
+			for _, p := range matchUsers {
+				if ok, _ := path.Match(p, name); ok {
+					fix = fmt.Sprintf("vi %s: take %s out of its Match User line; then sshd -t && systemctl reload %s", files[p], name, sshdUnit())
+				}
+			}
 			for _, g := range acct.Groups {
-				if matchName(g, matchGroups) {
+				if fix == "" && matchName(g, matchGroups) {
 					fix = fmt.Sprintf("gpasswd -d %s %s", name, g)
-					break
 				}
 			}
 			f.warn(fmt.Sprintf("%s is enforced (policy.groups) but sshd lets it log in with AuthenticationMethods %q, a key alone: no SMS is asked", name, l),
@@ -597,4 +606,71 @@ func (d *doctor) keyOnly(cfg *conf.Config) []item {
 		return nil
 	}
 	return []item{f.item("sshd key alone", fmt.Sprintf("none of the %d enforced users named in sshd's Match blocks logs in by key alone", checked))}
+}
+
+// reinstallCommand is the package manager's command that puts the
+// package's files back; withConf also restores a deleted configuration.
+func reinstallCommand(withConf bool) string {
+	if fileExists("/var/lib/dpkg/status") {
+		if withConf {
+			return "apt-get install --reinstall -o Dpkg::Options::=--force-confmiss libpam-sms"
+		}
+		return "apt-get install --reinstall libpam-sms"
+	}
+	return "dnf reinstall pam_sms"
+}
+
+// whereFile is the file of a "FILE:LINE" position; "" when where is not one.
+func whereFile(where string) (string, int) {
+	i := strings.LastIndexByte(where, ':')
+	if i < 0 || !filepath.IsAbs(where) {
+		return "", 0
+	}
+	n, err := strconv.Atoi(where[i+1:])
+	if err != nil {
+		return "", 0
+	}
+	return where[:i], n
+}
+
+// fixMissing is the fix for a missing module or helper: reinstall, or
+// correct the path at the stack line that names it.
+func fixMissing(reinstall, where, what string) string {
+	if file, n := whereFile(where); file != "" {
+		return fmt.Sprintf("%s, or vi +%d %s: correct the %s path", reinstall, n, file, what)
+	}
+	return reinstall
+}
+
+// fixHelperPath points helper= at the file a symbolic link leads to.
+func fixHelperPath(path, where string) string {
+	target, err := filepath.EvalSymlinks(path)
+	file, _ := whereFile(where)
+	if err != nil || file == "" {
+		return fixMissing(reinstallCommand(false), where, "helper=")
+	}
+	return fmt.Sprintf("sed -i 's|helper=%s|helper=%s|' %s", path, target, file)
+}
+
+// fixHelperDirs is the fix for a helper in a directory the module refuses:
+// the directories made root's, or the helper installed where the package
+// puts it.
+func fixHelperDirs(path, where, group string) string {
+	var bad []string
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		if st, err := statT(dir); err == nil && (st.Uid != 0 || st.Mode&0o022 != 0) {
+			bad = append(bad, dir)
+		}
+		if dir == "/" || dir == "." {
+			break
+		}
+	}
+	if path == defaultHelper && len(bad) > 0 {
+		return fmt.Sprintf("chown root:root %s; chmod go-w %s", strings.Join(bad, " "), strings.Join(bad, " "))
+	}
+	fix := fmt.Sprintf("install -D -o root -g %s -m 2755 %s %s", group, path, defaultHelper)
+	if file, _ := whereFile(where); file != "" {
+		fix += fmt.Sprintf(" && sed -i 's|helper=%s|helper=%s|' %s", path, defaultHelper, file)
+	}
+	return fix
 }

@@ -79,27 +79,40 @@ func methodIndex(list []string, method string) int {
 	})
 }
 
-const fixDropIn = "install the drop-in " + dropInPath + " (pam-sms enable prints it) and reload sshd; it must sort before any drop-in that sets these keywords"
+// fixDropIn installs the drop-in and reloads sshd; sshd keeps the first
+// value, so it must sort before other drop-ins that set these keywords.
+var fixDropIn = "pam-sms enable --ssh --install && sshd -t && systemctl reload " + sshdUnit() +
+	" (" + dropInPath + " must sort before any drop-in that sets these keywords)"
+
+// sshdUnit is the systemd unit of sshd: ssh on Debian, sshd elsewhere.
+func sshdUnit() string {
+	for _, p := range []string{"/lib/systemd/system/ssh.service", "/usr/lib/systemd/system/ssh.service"} {
+		if fileExists(p) {
+			return "ssh"
+		}
+	}
+	return "sshd"
+}
 
 // check returns the settings under which the SMS prompt cannot appear or
 // can be bypassed (notes/packaging.md §8, notes/anchors.md §4).
 func (c sshdConfig) check() item {
 	var f findings
 	if c["usepam"] != "yes" {
-		f.fail("UsePAM is "+orNone(c["usepam"])+": sshd never runs the PAM stack, so no code is asked", "set UsePAM yes", fixDropIn)
+		f.fail("UsePAM is "+orNone(c["usepam"])+": sshd never runs the PAM stack, so no code is asked", fixDropIn)
 	}
 	kbd := c["kbdinteractiveauthentication"]
 	if kbd == "" {
 		kbd = c["challengeresponseauthentication"] // OpenSSH before 8.7
 	}
 	if kbd != "yes" {
-		f.fail("KbdInteractiveAuthentication is "+orNone(kbd)+": the SMS code prompt cannot appear over SSH", "set KbdInteractiveAuthentication yes", fixDropIn)
+		f.fail("KbdInteractiveAuthentication is "+orNone(kbd)+": the SMS code prompt cannot appear over SSH", fixDropIn)
 	}
 	lists := c.methodLists()
 	passwordAllowed := lists == nil
 	if lists == nil && c["pubkeyauthentication"] != "no" {
 		f.warn("AuthenticationMethods is any and PubkeyAuthentication is on: a key alone logs in and never runs the PAM auth stack (no SMS)",
-			"set AuthenticationMethods keyboard-interactive (or publickey,keyboard-interactive)", fixDropIn)
+			fixDropIn)
 	}
 	for _, l := range lists {
 		if methodIndex(l, "password") >= 0 {
@@ -107,12 +120,12 @@ func (c sshdConfig) check() item {
 		}
 		if methodIndex(l, "keyboard-interactive") < 0 {
 			f.warn(fmt.Sprintf("AuthenticationMethods allows %q, which never runs the PAM auth stack through keyboard-interactive (no SMS)", strings.Join(l, ",")),
-				"list keyboard-interactive in every AuthenticationMethods entry", fixDropIn)
+				fixDropIn)
 		}
 	}
 	if passwordAllowed && c["passwordauthentication"] == "yes" {
 		f.warn("PasswordAuthentication is yes: the password method answers the SMS prompt with the password, "+
-			"so those logins fail after an SMS was sent", "set PasswordAuthentication no", fixDropIn)
+			"so those logins fail after an SMS was sent", fixDropIn)
 	}
 	return f.item("sshd", fmt.Sprintf("UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods %s, PasswordAuthentication %s",
 		c["authenticationmethods"], orNone(c["passwordauthentication"])))
@@ -212,10 +225,11 @@ func installDropIn(dir, content string) (bool, error) {
 // sshdMatches reads the User and Group names of the Match lines of an
 // sshd_config and the files it Includes. Negated and wildcard patterns
 // are kept as sshd writes them; matchName applies them.
-func sshdMatches(path string, depth int) (users, groups []string) {
+func sshdMatches(path string, depth int) (users, groups []string, files map[string]string) {
+	files = map[string]string{} // user pattern -> the file of its Match line
 	data, err := os.ReadFile(path)
 	if err != nil || depth > 8 {
-		return nil, nil
+		return nil, nil, files
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -229,24 +243,30 @@ func sshdMatches(path string, depth int) (users, groups []string) {
 				if !filepath.IsAbs(pat) {
 					pat = filepath.Join(filepath.Dir(path), pat)
 				}
-				files, _ := filepath.Glob(pat)
-				for _, inc := range files {
-					u, g := sshdMatches(inc, depth+1)
+				included, _ := filepath.Glob(pat)
+				for _, inc := range included {
+					u, g, where := sshdMatches(inc, depth+1)
 					users, groups = append(users, u...), append(groups, g...)
+					for k, v := range where {
+						files[k] = v
+					}
 				}
 			}
 		case "match":
 			for i := 1; i+1 < len(f); i += 2 {
 				switch strings.ToLower(f[i]) {
 				case "user":
-					users = append(users, strings.Split(f[i+1], ",")...)
+					for _, u := range strings.Split(f[i+1], ",") {
+						users = append(users, u)
+						files[u] = path
+					}
 				case "group":
 					groups = append(groups, strings.Split(f[i+1], ",")...)
 				}
 			}
 		}
 	}
-	return users, groups
+	return users, groups, files
 }
 
 // matchName reports whether name fits one of sshd's patterns (a leading

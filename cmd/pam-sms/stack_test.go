@@ -162,6 +162,9 @@ func TestDoctorStacks(t *testing.T) {
 					continue
 				}
 				msgs += it.Status + " " + it.Message + "\n"
+				if it.Status != statusOK && !startsWithCommand(it.Fix) {
+					t.Errorf("%s %s: the fix does not start with a command: %q", it.Status, it.Check, it.Fix)
+				}
 				if worst == "" || rank(it.Status) > rank(worst) {
 					worst = it.Status
 				}
@@ -426,6 +429,9 @@ func TestDoctorBrokenAndFixed(t *testing.T) {
 	}
 
 	t.Run("broken", func(t *testing.T) {
+		if !fileExists("/var/lib/dpkg/status") {
+			t.Skip("the expected fixes are Debian's")
+		}
 		cfg, state := writeConfig(t, configOpts{groups: `["root"]`, noNumbers: true, url: "http://127.0.0.1:1/send"})
 		os.Chmod(state, 0o777)
 		os.Chmod(helper, 0o775)
@@ -450,6 +456,31 @@ func TestDoctorBrokenAndFixed(t *testing.T) {
 		if !strings.Contains(r.stdout, "users: 1 of 1 users who can log in are enforced and have no number") || !strings.Contains(r.stdout, "      - root\n") {
 			t.Errorf("users line:\n%s", r.stdout)
 		}
+		for _, it := range rep.Items {
+			if it.Status != statusOK && !startsWithCommand(it.Fix) {
+				t.Errorf("%s %s: the fix does not start with a command: %q", it.Status, it.Check, it.Fix)
+			}
+		}
+		for check, want := range map[string]string{
+			"state dir":                 "install -d -o root -g root -m 2770 " + state,
+			"helper":                    "chown root:root " + helper + "; chmod 2755 " + helper,
+			"module":                    "apt-get install --reinstall libpam-sms, or vi +2 " + dir + "/login: correct the pam_sms.so path",
+			"stack " + dir + "/sshd:1":  "sed -i '1d' " + dir + "/sshd && pam-sms enable --service sshd --pam-dir " + dir,
+			"stack " + dir + "/login:2": "sed -i '2s/",
+			"sshd":                      "pam-sms enable --ssh --install && sshd -t && systemctl reload ",
+			"gateway":                   "curl -sS --max-time 10 -o /dev/null http://127.0.0.1:1/",
+			"users":                     "vi " + cfg + `: add a line NAME = "+..." under [numbers]`,
+		} {
+			found := false
+			for _, it := range rep.Items {
+				if strings.HasPrefix(it.Check, check) && strings.HasPrefix(it.Fix, want) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no %s item whose fix starts with %q", check, want)
+			}
+		}
 	})
 	t.Run("fixed", func(t *testing.T) {
 		gw := startGateway(t, "100 OK", true)
@@ -468,4 +499,20 @@ func TestDoctorBrokenAndFixed(t *testing.T) {
 			t.Errorf("doctor sent %d SMS", gw.count())
 		}
 	})
+}
+
+// fixCommands are the commands doctor's fixes start with.
+var fixCommands = []string{"chmod", "chown", "chgrp", "install", "groupadd", "gpasswd", "mv", "sed", "vi", "pam-sms",
+	"apt-get", "dnf", "authselect", "sshd", "curl", "ls", "getent"}
+
+// startsWithCommand reports whether fix starts with one of fixCommands
+// followed by an argument.
+func startsWithCommand(fix string) bool {
+	name, rest, _ := strings.Cut(fix, " ")
+	for _, c := range fixCommands {
+		if name == c && rest != "" {
+			return true
+		}
+	}
+	return false
 }

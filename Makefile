@@ -1,7 +1,10 @@
 # pam_sms: SMS one-time code as a second PAM factor.
 # `make demo` and `make test` do all set-up on a fresh Debian 12 machine (as root).
 
-GO      ?= go
+# mk/go.sh runs the go that can build go.mod (found at each call, so that a
+# go installed by `make deps` is used): go on PATH, /usr/local/go, or
+# Debian's /usr/lib/go-1.N, fetching go.mod's toolchain when it is older.
+GO      ?= $(CURDIR)/mk/go.sh
 CC      ?= gcc
 BUILD   := build
 VERSION ?= $(shell git describe --tags --always 2>/dev/null | sed 's/^v//' || echo 0.0.0)
@@ -17,7 +20,7 @@ GO_LDFLAGS  := -s -w -linkmode=external -extldflags=-Wl,-z,relro,-z,now
 GO_CFLAGS   := -O2 -g -fstack-protector-strong -fstack-clash-protection -D_FORTIFY_SOURCE=2
 GO_BUILD    := CGO_ENABLED=1 CGO_CFLAGS='$(GO_CFLAGS)' $(GO) build -trimpath -buildmode=pie -ldflags '$(GO_LDFLAGS)'
 
-.PHONY: all build deps test test-unit test-integration demo clean FORCE
+.PHONY: all build deps deps-demo test test-unit test-integration demo clean FORCE
 
 all: build
 
@@ -43,9 +46,14 @@ $(BUILD)/pam-sms: FORCE
 	objcopy --remove-section=.comment $@.tmp
 	mv -f $@.tmp $@
 
-# Installs what a fresh machine lacks (Debian packages); a no-op when all is there.
+# Installs what a fresh machine lacks (Debian packages, and Go when no go can
+# build go.mod); a no-op when all is there. deps: everything make test needs;
+# deps-demo: only what make demo needs (gcc, libpam0g-dev, Go).
 deps:
 	sh test/deps.sh
+
+deps-demo:
+	sh test/deps.sh --demo
 
 test: deps build
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
@@ -53,7 +61,7 @@ test: deps build
 	PAM_SMS_BUILD=$(CURDIR)/$(BUILD) $(GO) test -race -count=1 -timeout 40m ./...
 	$(MAKE) --no-print-directory fuzz-short # mk/fuzz.mk
 
-demo: deps build
+demo: deps-demo build
 	$(BUILD)/pam-sms demo --module $(CURDIR)/$(BUILD)/pam_sms.so --helper $(CURDIR)/$(BUILD)/pam-sms-helper
 
 clean:

@@ -327,6 +327,16 @@ sms_exec_child(int sock, int exe, char *const argv[], const sigset_t *empty)
 	if (geteuid() == 0 && getuid() != 0 && setresuid(0, 0, 0) != 0)
 		_exit(127);
 
+	/*
+	 * A session of its own, without a controlling terminal: a Ctrl-C at
+	 * the prompt sends SIGINT to the terminal's foreground process group,
+	 * which would kill the helper before it could log the abort (the
+	 * module ends it, by the deadline or after the result). Never fails in
+	 * a child just forked, which leads no process group.
+	 */
+	if (setsid() < 0)
+		_exit(127);
+
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		_exit(127);

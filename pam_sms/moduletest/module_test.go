@@ -95,6 +95,8 @@ func standIn(roleFile string) int {
 	role, out, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
 	os.WriteFile(filepath.Join(out, "fds"), []byte(fds), 0o600)
 	os.WriteFile(filepath.Join(out, "uids"), []byte(uids()), 0o600)
+	sid, _, _ := syscall.RawSyscall(syscall.SYS_GETSID, 0, 0, 0)
+	os.WriteFile(filepath.Join(out, "session"), []byte(fmt.Sprintf("pid %d sid %d", os.Getpid(), sid)), 0o600)
 	r := bufio.NewReader(os.Stdin)
 	w := os.Stdout
 	readRequest := func() []string {
@@ -326,7 +328,23 @@ func TestRelay(t *testing.T) {
 			assertFile(t, filepath.Join(f.out, "env"), "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLANG=C.UTF-8")
 			assertFile(t, filepath.Join(f.out, "args"), "--config="+f.role+"\n--debug")
 			assertStdFds(t, f.out)
+			assertOwnSession(t, f.out)
 		})
+	}
+}
+
+// assertOwnSession checks that the stand-in led a session of its own: a
+// terminal's Ctrl-C (SIGINT to its foreground process group) or hangup
+// cannot reach it.
+func assertOwnSession(t *testing.T, out string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "session"))
+	if err != nil {
+		t.Fatalf("the stand-in helper left no session: %v", err)
+	}
+	var pid, sid int
+	if _, err := fmt.Sscanf(string(b), "pid %d sid %d", &pid, &sid); err != nil || pid != sid {
+		t.Errorf("the helper ran with %q: want a session of its own (sid = pid)", b)
 	}
 }
 

@@ -502,40 +502,43 @@ func printReasons(env *cliEnv, reasons []item) {
 	}
 }
 
-// enableBlockers are the reasons a login through pam_sms would fail, as
-// doctor reports them: its FAIL items for the configuration, the state
-// directory and the helper, and the enforced users who can log in but
-// have no number while missing_number = "deny" (root included).
+// enableBlockers are the reasons a login through pam_sms would fail: the
+// problems pam-sms check reports (checkConfig; the state directory's
+// apart), doctor's FAIL for the helper, and the enforced users who can log
+// in but have no number while missing_number = "deny" (root included).
 func enableBlockers(ctx context.Context, h *host, configPath string) []item {
-	d := &doctor{ctx: ctx, host: h, verbose: true}
-	var reasons []item
-	failed := func(it item) {
-		if it.Status == statusFail {
-			reasons = append(reasons, it)
+	res := checkConfig(ctx, h, configPath)
+	config := item{Status: statusFail, Check: "config " + res.Path,
+		Message: "pam-sms check finds problems: every login through pam_sms is denied or misbehaves",
+		Fix:     fmt.Sprintf("vi %s: correct what is listed; then pam-sms check --config %s", res.Path, res.Path)}
+	var state item
+	for _, p := range res.Problems {
+		if p.Severity != sevProblem {
+			continue
 		}
+		if p.Key == "limits.state_dir" && res.Config != nil {
+			state = item{Status: statusFail, Check: "state dir " + res.Config.Limits.StateDir, Message: p.Message,
+				Fix: fmt.Sprintf("install -d -o root -g %s -m 2770 %s", h.Group, res.Config.Limits.StateDir)}
+			continue
+		}
+		config.Details = append(config.Details, p.String())
 	}
-	cfg, items := d.config(configPath)
-	for _, it := range items {
-		failed(it)
+	var reasons []item
+	if len(config.Details) > 0 {
+		reasons = append(reasons, config)
 	}
-	failed(d.helper(h.helperPath(), "the line pam-sms enable adds"))
-	if cfg == nil {
-		return reasons
+	if state.Status != "" {
+		reasons = append(reasons, state)
 	}
-	failed(d.stateDir(cfg.Limits.StateDir))
-	if cfg.Policy.MissingNumber != conf.MissingDeny {
-		return reasons
+	d := &doctor{ctx: ctx, host: h}
+	if it := d.helper(h.helperPath(), "the line pam-sms enable adds"); it.Status == statusFail {
+		reasons = append(reasons, it)
 	}
-	names, missing, err := d.missingNumbers(cfg)
-	switch {
-	case err != nil:
-		reasons = append(reasons, item{Status: statusFail, Check: "users",
-			Message: "cannot list the users who can log in, so cannot tell who would be locked out: " + err.Error()})
-	case len(missing) > 0:
+	if res.Config != nil && res.Config.Policy.MissingNumber == conf.MissingDeny && len(res.Locked) > 0 {
 		reasons = append(reasons, item{Status: statusFail, Check: "users",
 			Message: fmt.Sprintf("%d of %d users who can log in are enforced and have no number; with missing_number = \"deny\" they could no longer log in: %s",
-				len(missing), len(names), strings.Join(missing, ", ")),
-			Fix: "add their numbers to [numbers] in " + cfg.Path + ", or take them out of the enforced groups"})
+				len(res.Locked), res.Users, strings.Join(res.Locked, ", ")),
+			Fix: "vi " + res.Path + `: add a line NAME = "+..." under [numbers] for each, exempt them (exempt_users), or take them out of the enforced groups`})
 	}
 	return reasons
 }

@@ -53,7 +53,11 @@ func TestEnableRefuses(t *testing.T) {
 		{"config with problems", func(t *testing.T, h *host) string {
 			cfg, _ := writeConfig(t, configOpts{missing: "sometimes"})
 			return cfg
-		}, []string{"config ", "not usable", "missing_number"}},
+		}, []string{"config ", "pam-sms check finds problems", ":4: policy.missing_number"}},
+		{"placeholder gateway url", func(t *testing.T, h *host) string {
+			cfg, _ := writeConfig(t, configOpts{url: "https://gateway.example/send"})
+			return cfg
+		}, []string{"config ", "gateway.url"}},
 		{"config missing", func(t *testing.T, h *host) string {
 			return filepath.Join(t.TempDir(), "nonexistent.conf")
 		}, []string{"config ", "every login through pam_sms is denied"}},

@@ -57,6 +57,7 @@ func dayRecords(size int64) int64 {
 // record and wins when the record's position is below max. A Take that lost the
 // race leaves its record: over-counting is the safe direction, and the size
 // check stops the file from growing past max plus the racers of one moment.
+// With max 0 (no daily limit) it only records the send.
 func (s *Store) claimDay(max int, now time.Time) error {
 	name := dayFile(now)
 	fd, err := s.openOrCreate(name, unix.O_WRONLY|unix.O_APPEND)
@@ -69,7 +70,7 @@ func (s *Store) claimDay(max int, now time.Time) error {
 		return fmt.Errorf("limits: stat %s: %w", s.path(name), err)
 	}
 	exceeded := &ExceededError{Limit: LimitDaily, Max: max}
-	if dayRecords(st.Size) >= int64(max) {
+	if max > 0 && dayRecords(st.Size) >= int64(max) {
 		return exceeded
 	}
 	rec := fmt.Appendf(nil, "%010d\n", now.Unix())
@@ -86,7 +87,7 @@ func (s *Store) claimDay(max int, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("limits: seek %s: %w", s.path(name), err)
 	}
-	if dayRecords(end-dayRecordLen) >= int64(max) {
+	if max > 0 && dayRecords(end-dayRecordLen) >= int64(max) {
 		return exceeded
 	}
 	return nil

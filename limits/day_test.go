@@ -95,3 +95,24 @@ func TestBusyErrorText(t *testing.T) {
 		t.Error("errors.Is(err, ErrBusy) is wrong")
 	}
 }
+
+// Without a daily limit (or any limit) every send is still recorded in the day
+// file, so that pam-sms limits show counts today's SMS; nothing is refused.
+func TestDayCountedWithoutDailyLimit(t *testing.T) {
+	for _, l := range []limits.Limits{{}, {Window: time.Minute, PerUser: 100}} {
+		s, _ := openStore(t)
+		k := limits.Keys{User: "alice", Number: "491721234567", Host: "192.0.2.1"}
+		for i := 0; i < 3; i++ {
+			if err := s.Take(l, k, t0); err != nil {
+				t.Fatalf("%+v: Take %d: %v", l, i, err)
+			}
+		}
+		c, err := s.Count(limits.Limits{Window: time.Minute}, k, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Daily != 3 {
+			t.Errorf("%+v: day count %d after 3 sends, want 3", l, c.Daily)
+		}
+	}
+}

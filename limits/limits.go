@@ -257,8 +257,9 @@ func (s *Store) leave() {
 // It locks each limited key (user, number, host, in that order), returns an
 // *ExceededError for the first limit (in the order per_user, per_number,
 // per_host, daily) whose count has reached its maximum, and otherwise records now
-// for each of those keys and in the day file. Keys with a limit of 0 are neither
-// checked nor recorded; an empty Host is skipped. When the locks are not had
+// for each of those keys and in the day file. User, number and host keys with a
+// limit of 0 are neither checked nor recorded (an empty Host is skipped); the day
+// file records every send, and is checked only when daily > 0. When the locks are not had
 // within the Store's LockTimeout it returns a *BusyError. On any error the
 // caller must deny the login.
 func (s *Store) Take(l Limits, k Keys, now time.Time) error {
@@ -269,13 +270,10 @@ func (s *Store) Take(l Limits, k Keys, now time.Time) error {
 		return err
 	}
 	ts := tallies(l, k, false)
-	if len(ts) == 0 && l.Daily == 0 {
-		return nil
-	}
-	if l.Daily > 0 {
-		if err := checkDayTime(now); err != nil {
-			return err
-		}
+	// Every send is recorded in the day file, limited or not, so that
+	// pam-sms limits show counts today's SMS even with daily = 0.
+	if err := checkDayTime(now); err != nil {
+		return err
 	}
 	keys := make([]key, len(ts))
 	for i, t := range ts {
@@ -314,10 +312,8 @@ func (s *Store) take(l Limits, ts []*tally, now time.Time) error {
 		}
 		tmps[i] = tmp
 	}
-	if l.Daily > 0 {
-		if err := s.claimDay(l.Daily, now); err != nil {
-			return err
-		}
+	if err := s.claimDay(l.Daily, now); err != nil {
+		return err
 	}
 	for i, t := range ts {
 		// A failure after an earlier file was renamed leaves that send counted

@@ -3,7 +3,9 @@ package e2e_test
 import (
 	"net"
 	"os/exec"
+	osuser "os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +21,16 @@ import (
 // log in with the key alone and get no SMS.
 func TestSSHAutomationMatch(t *testing.T) {
 	gw := setup(t)
-	const group = "smste2eauto"
-	testenv.CreateGroup(t, group)
 	person := newAccount(t, 40)
-	robot := newAccount(t, 41, group)
+	robot := newAccount(t, 41)
 	named := newAccount(t, 42)
+	// The automation group is robot's own (useradd's user private group):
+	// sshd's Match Group counts the primary group, and no other group has
+	// to be created and removed on this machine.
+	group := robot.name
+	if g, err := osuser.LookupGroup(group); err != nil || g.Gid != strconv.Itoa(lookup(t, robot.name).gid) {
+		t.Fatalf("no user private group %s for %s: %v", group, robot.name, err)
+	}
 	keys := map[string]ssh.Signer{}
 	for _, a := range []account{person, robot, named} {
 		keys[a.name] = authorizeKey(t, a)

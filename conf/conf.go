@@ -55,6 +55,9 @@ type Policy struct {
 	TrustLocal      bool
 	FailMode        FailMode
 	MissingNumber   MissingNumber
+	// NumbersFiles are read, in order, for an enforced user not in
+	// [numbers] (package numsource); never by Load.
+	NumbersFiles []string
 }
 
 // Code is the [code] section.

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"regexp"
 	"strings"
@@ -160,6 +161,9 @@ func TestParseValid(t *testing.T) {
 	exemptCfg.Path = "test.conf"
 	exemptCfg.Policy.ExemptUsers = []string{"breakglass"}
 	exemptCfg.Policy.ExemptGroups = []string{"wheel-emergency", "ops"}
+	filesCfg := defaults("https://gw.example/send")
+	filesCfg.Path = "test.conf"
+	filesCfg.Policy.NumbersFiles = []string{"/etc/security/pam_sms.numbers", "/srv/hr/numbers.toml"}
 
 	tests := []struct {
 		name string
@@ -171,6 +175,9 @@ func TestParseValid(t *testing.T) {
 		{"empty_sections", base + "[policy]\n[code]\n[gateway.fields]\n[gateway.extra]\n[limits]\n[numbers]\n", minimal},
 		{"empty_trusted_networks", base + "[policy]\ntrusted_networks = []\n", minimal},
 		{"exempt", base + "[policy]\nexempt_users = [\"breakglass\"]\nexempt_groups = [\"wheel-emergency\", \"ops\"]\n", exemptCfg},
+		// Parse never opens a numbers file: neither path exists here.
+		{"numbers_files", base + "[policy]\nnumbers_files = [\"/etc/security/pam_sms.numbers\", \"/srv/hr/numbers.toml\"]\n", filesCfg},
+		{"numbers_files_empty", base + "[policy]\nnumbers_files = []\n", minimal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,6 +284,18 @@ func TestParseErrors(t *testing.T) {
 			`4: policy.exempt_groups: "*" would exempt every group; list the break-glass names`}},
 		{"exempt_groups_bad_name", base + "[policy]\nexempt_groups = [\"-x\"]\n", []string{
 			`4: policy.exempt_groups: "-x" is not a valid group name`}},
+		{"numbers_files_type", base + "[policy]\nnumbers_files = \"/etc/n\"\n", []string{
+			`4: policy.numbers_files: must be an array of strings, not a string`}},
+		{"numbers_files_every_bad_path", base + "[policy]\nnumbers_files = [\"numbers\", \"/etc//n\", \"/etc/n\", \"/etc/n\", 7]\n", []string{
+			`4: policy.numbers_files: element 5 must be a string, not an integer`}},
+		{"numbers_files_paths", base + "[policy]\nnumbers_files = [\"numbers\", \"/etc//n\", \"/etc/n\", \"/etc/n\"]\n", []string{
+			`4: policy.numbers_files: must hold absolute paths, not "numbers"`,
+			`4: policy.numbers_files: must hold clean paths (write "/etc/n")`,
+			`4: policy.numbers_files: "/etc/n" is listed twice`}},
+		{"numbers_files_too_many", base + "[policy]\nnumbers_files = [" + manyFiles(17) + "]\n", []string{
+			`4: policy.numbers_files: lists 17 files; at most 16 are allowed (merge some)`}},
+		{"numbers_file_typo", base + "[policy]\nnumber_files = [\"/etc/n\"]\n", []string{
+			`4: policy.number_files: unknown key (did you mean numbers_files?)`}},
 		{"exempt_typo", base + "[policy]\nexempt_user = [\"root\"]\n", []string{
 			`4: policy.exempt_user: unknown key (did you mean exempt_users?)`}},
 		// Every bad entry is named, not only the first.
@@ -570,4 +589,13 @@ func TestSuggest(t *testing.T) {
 			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// manyFiles lists n distinct numbers files as TOML array elements.
+func manyFiles(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "\"/etc/n%d\",", i)
+	}
+	return b.String()
 }

@@ -97,14 +97,34 @@ func readChecked(path string, limit int64) ([]byte, error) {
 	if err := checkInfo(path, fi); err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("conf: %w", err)
+	// One buffer of the file's size: a numbers file of 300 KB read with
+	// io.ReadAll's doubling would be copied a dozen times at each login.
+	buf := make([]byte, 0, min(max(fi.Size(), 0), limit)+1)
+	for int64(len(buf)) <= limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("conf: %w", err)
+		}
 	}
-	if int64(len(data)) > limit {
+	if int64(len(buf)) > limit {
 		return nil, fmt.Errorf("conf: %s is larger than %d bytes", path, limit)
 	}
-	return data, nil
+	return buf, nil
+}
+
+// ReadFile reads at most limit bytes of path with the config's rules
+// (CheckFile: a regular file owned by root, not writable by group or others,
+// not readable by others), checked again on the open file. It is for the
+// other files of the config's kind: the numbers files.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	return readChecked(path, limit)
 }
 
 // readPassword returns the first line of the password file, without trailing

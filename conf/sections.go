@@ -32,7 +32,8 @@ func sectionNames() []string {
 func knownKeys(table string) []string {
 	switch table {
 	case "policy":
-		return []string{"groups", "exempt_users", "exempt_groups", "trusted_networks", "trust_local", "fail_mode", "missing_number"}
+		return []string{"groups", "exempt_users", "exempt_groups", "trusted_networks", "trust_local", "fail_mode", "missing_number",
+			"numbers_files"}
 	case "code":
 		return []string{"digits", "validity", "attempts", "resends", "language", "message"}
 	case "gateway":
@@ -103,6 +104,7 @@ func (p *parser) policy(s section) Policy {
 	if p.enum(s, "missing_number", "deny", "deny", "ignore") == "ignore" {
 		pol.MissingNumber = MissingIgnore
 	}
+	pol.NumbersFiles = p.numbersFiles(s)
 	p.unknown(s, knownKeys("policy"), keyHint("policy"))
 	return pol
 }
@@ -141,6 +143,10 @@ func (p *parser) exempt(s section, key, what string) []string {
 	return names
 }
 
+// ValidName reports whether name is a user or group name as the config
+// accepts them (validName), for the numbers files read outside this package.
+func ValidName(name string) bool { return validName(name) }
+
 // validName accepts POSIX-ish user and group names as shadow-utils does with
 // its relaxed rules: [a-zA-Z0-9_.][a-zA-Z0-9_.-]*$? and at most 32 bytes.
 func validName(name string) bool {
@@ -156,6 +162,36 @@ func validName(name string) bool {
 		}
 	}
 	return name != ""
+}
+
+// MaxNumbersFiles bounds policy.numbers_files: each one is a file to open at
+// an enforced login whose user is in none of the files before it.
+const MaxNumbersFiles = 16
+
+// numbersFiles reads policy.numbers_files: absolute, clean, distinct paths.
+// The files are not opened here: the config is read on every login, and a
+// numbers file only for an enforced user (numsource), so that a missing or
+// broken numbers file never touches an exempt login.
+func (p *parser) numbersFiles(s section) []string {
+	const key = "numbers_files"
+	paths, ok := p.strings(s, key, nil)
+	if !ok || len(paths) == 0 {
+		return nil
+	}
+	if len(paths) > MaxNumbersFiles {
+		p.addKey(s, key, "lists %d files; at most %d are allowed (merge some)", len(paths), MaxNumbersFiles)
+	}
+	for i, path := range paths {
+		switch {
+		case !filepath.IsAbs(path):
+			p.addKey(s, key, "must hold absolute paths, not %s", quote(path))
+		case filepath.Clean(path) != path:
+			p.addKey(s, key, "must hold clean paths (write %s)", quote(filepath.Clean(path)))
+		case slices.Contains(paths[:i], path):
+			p.addKey(s, key, "%s is listed twice", quote(path))
+		}
+	}
+	return paths
 }
 
 func (p *parser) networks(s section) netmatch.Set {
@@ -489,6 +525,11 @@ func (p *parser) numbers(s section) map[string]smsclient.Number {
 
 // fourDigits finds a run of digits that may be part of a number.
 var fourDigits = regexp.MustCompile(`[0-9]{4}`)
+
+// NumberMessage is numberMsg for the other places numbers are read from
+// (numbers files, later the directory): the reason a value is not a number,
+// without the value.
+func NumberMessage(err error, number string) string { return numberMsg(err, number) }
 
 // numberMsg turns a ParseNumber error into a message that cannot carry the
 // number into a log: numbers are personal data (SPEC section 4).

@@ -151,6 +151,8 @@ var wantDebFiles = map[string]entry{
 	"/usr/libexec/pam-sms/pam-sms-helper":                {setgid, smsGrp, ""},
 	"/usr/lib/systemd/system/pam-sms-prune.service":      {regular, rootGrp, ""},
 	"/usr/lib/systemd/system/pam-sms-prune.timer":        {regular, rootGrp, ""},
+	"/usr/lib/sysusers.d/pam-sms.conf":                   {regular, rootGrp, ""},
+	"/usr/lib/tmpfiles.d/pam-sms.conf":                   {regular, rootGrp, ""},
 	"/usr/sbin/pam-sms":                                  {exec755, rootGrp, ""},
 	"/usr/share/doc/libpam-sms/changelog.Debian.gz":      {regular, rootGrp, ""},
 	"/usr/share/doc/libpam-sms/copyright":                {regular, rootGrp, ""},
@@ -235,6 +237,8 @@ func checkDebControl(t *testing.T, deb string) {
 	}
 	scripts := []struct{ name, want string }{
 		{"preinst", "groupadd --system pam-sms"},
+		{"preinst", "systemd-sysusers --replace=/usr/lib/sysusers.d/pam-sms.conf -"},
+		{"postinst", "systemd-tmpfiles --create pam-sms.conf"},
 		{"postinst", "pam-auth-update --package\n"},
 		{"prerm", "pam-auth-update --package --remove sms"},
 		{"prerm", "# added by pam-sms enable"},
@@ -254,6 +258,8 @@ var wantRPM = map[string]entry{
 	"/etc/security/pam_sms.conf":                            {conf640, smsGrp, "cn"},
 	"/usr/lib/systemd/system/pam-sms-prune.service":         {regular, rootGrp, ""},
 	"/usr/lib/systemd/system/pam-sms-prune.timer":           {regular, rootGrp, ""},
+	"/usr/lib/sysusers.d/pam-sms.conf":                      {regular, rootGrp, ""},
+	"/usr/lib/tmpfiles.d/pam-sms.conf":                      {regular, rootGrp, ""},
 	"/usr/lib64/security/pam_sms.so":                        {exec755, rootGrp, ""},
 	"/usr/libexec/pam-sms":                                  {dir755, rootGrp, ""},
 	"/usr/libexec/pam-sms/pam-sms-helper":                   {setgid, smsGrp, ""},
@@ -309,11 +315,13 @@ func checkRPMMetadata(t *testing.T, rpm string) {
 	}
 	scripts := run(t, "", "rpm", "-qp", "--scripts", rpm)
 	for _, want := range []string{
-		"groupadd --system pam-sms", // %pre
-		"authselect current --raw",  // %preun: leave our profile
-		"# added by pam-sms enable", // %preun: lines of the CLI
-		`[ "$1" -eq 0 ] || exit 0`,  // %preun: final erase only
-		"rm -rf /var/lib/pam-sms",   // %postun
+		"groupadd --system pam-sms",                                     // %pre
+		"systemd-sysusers --replace=/usr/lib/sysusers.d/pam-sms.conf -", // %pre
+		"systemd-tmpfiles --create pam-sms.conf",                        // %post
+		"authselect current --raw",                                      // %preun: leave our profile
+		"# added by pam-sms enable",                                     // %preun: lines of the CLI
+		`[ "$1" -eq 0 ] || exit 0`,                                      // %preun: final erase only
+		"rm -rf /var/lib/pam-sms",                                       // %postun
 	} {
 		if !strings.Contains(scripts, want) {
 			t.Errorf("rpm scripts do not contain %q", want)

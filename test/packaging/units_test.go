@@ -84,8 +84,9 @@ func TestMaintainerScriptsTimer(t *testing.T) {
 		systemd bool
 		want    []string
 	}{
-		{"deb/postinst", []string{"configure"}, false, []string{"pam-auth-update --package"}},
+		{"deb/postinst", []string{"configure"}, false, []string{"systemd-tmpfiles --create pam-sms.conf", "pam-auth-update --package"}},
 		{"deb/postinst", []string{"configure"}, true, []string{
+			"systemd-tmpfiles --create pam-sms.conf",
 			"pam-auth-update --package",
 			"deb-systemd-helper unmask " + timer,
 			"deb-systemd-helper --quiet was-enabled " + timer,
@@ -102,9 +103,9 @@ func TestMaintainerScriptsTimer(t *testing.T) {
 		{"deb/postrm", []string{"remove"}, false, nil},
 		{"deb/postrm", []string{"remove"}, true, []string{"systemctl --system daemon-reload", "deb-systemd-helper mask " + timer}},
 		{"deb/postrm", []string{"purge"}, false, []string{"deb-systemd-helper purge " + timer, "deb-systemd-helper unmask " + timer}},
-		{"rpm/post.sh", []string{"1"}, false, nil},
-		{"rpm/post.sh", []string{"1"}, true, []string{"systemctl daemon-reload", "systemctl enable --now " + timer}},
-		{"rpm/post.sh", []string{"2"}, true, []string{"systemctl daemon-reload"}},
+		{"rpm/post.sh", []string{"1"}, false, []string{"systemd-tmpfiles --create pam-sms.conf"}},
+		{"rpm/post.sh", []string{"1"}, true, []string{"systemd-tmpfiles --create pam-sms.conf", "systemctl daemon-reload", "systemctl enable --now " + timer}},
+		{"rpm/post.sh", []string{"2"}, true, []string{"systemd-tmpfiles --create pam-sms.conf", "systemctl daemon-reload"}},
 		{"rpm/preun.sh", []string{"0"}, false, []string{"systemctl --no-reload disable " + timer, "authselect current --raw"}},
 		{"rpm/preun.sh", []string{"0"}, true, []string{"systemctl --no-reload disable --now " + timer, "authselect current --raw"}},
 		{"rpm/preun.sh", []string{"1"}, true, nil},
@@ -112,7 +113,7 @@ func TestMaintainerScriptsTimer(t *testing.T) {
 		{"rpm/postun.sh", []string{"0"}, true, []string{"systemctl daemon-reload"}},
 	}
 	stubs := t.TempDir()
-	for _, name := range []string{"pam-auth-update", "deb-systemd-helper", "deb-systemd-invoke", "systemctl", "authselect"} {
+	for _, name := range []string{"pam-auth-update", "deb-systemd-helper", "deb-systemd-invoke", "systemctl", "authselect", "systemd-tmpfiles"} {
 		stub := "#!/bin/sh\necho \"${0##*/} $*\" >>\"$CALLS\"\n"
 		if err := os.WriteFile(filepath.Join(stubs, name), []byte(stub), 0o755); err != nil {
 			t.Fatal(err)

@@ -17,9 +17,11 @@ gosh="$here/../mk/go.sh"
 # Build (and demo): the C module and cgo.
 demo_pkgs="gcc libpam0g-dev"
 # Tests: openssh-server tmux pamtester util-linux sudo (e2e); lintian rpm rpm2cpio
-# cpio rpmlint python3-magic mmdebstrap (test/packaging).
+# cpio rpmlint python3-magic mmdebstrap (test/packaging); slapd ldap-utils
+# (test/internal/slapd runs private instances; see below for the system one).
 test_pkgs="openssh-server tmux pamtester util-linux sudo \
-	lintian rpm rpm2cpio cpio rpmlint python3-magic mmdebstrap"
+	lintian rpm rpm2cpio cpio rpmlint python3-magic mmdebstrap \
+	slapd ldap-utils"
 
 set_name=test
 if [ "${1:-}" = --demo ]; then
@@ -135,8 +137,25 @@ if [ "$go_state" = 1 ]; then
 	echo "deps.sh: installing $golang"
 	need="$need $golang"
 fi
+# slapd: the tests start their own; the package must neither configure
+# /etc/ldap (debconf no_configuration) nor start the system instance
+# (policy-rc.d, a temporary one unless the machine has its own), and the
+# system instance is left disabled.
+case " $need " in
+*" slapd "*)
+	echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	;;
+esac
 # shellcheck disable=SC2086
 apt_get install -y -qq --no-install-recommends $need
+case " $need " in
+*" slapd "*) update-rc.d slapd disable >/dev/null 2>&1 || true ;;
+esac
 
 # A go older than go.mod fetches go.mod's toolchain on first use; do it now,
 # so that the download shows here and not in the middle of a build.

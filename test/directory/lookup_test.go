@@ -5,6 +5,8 @@ package directory_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -190,6 +192,9 @@ func TestLookupDefinitiveErrors(t *testing.T) {
 			c.CAFile, c.URIs, c.StartTLS = other, []string{s.LDAPURI}, true
 		}, "certificate signed by unknown authority"},
 		{"system roots only", func(c *directory.Config) { c.CAFile = "" }, "certificate signed by unknown authority"},
+		{"certificate for another address", func(c *directory.Config) {
+			c.URIs = []string{"ldaps://" + forward(t, "127.0.0.2:0", strings.TrimSuffix(strings.TrimPrefix(s.LDAPSURI, "ldaps://"), "/"))}
+		}, "certificate is valid for"},
 		{"missing base", func(c *directory.Config) { c.Base = "ou=nowhere," + slapd.Base }, "No Such Object"},
 		{"two entries match", func(c *directory.Config) { c.Filter = "(description={user})" }, "more than one entry"},
 		{"client certificate, wrong CA", func(c *directory.Config) {
@@ -348,4 +353,34 @@ func TestLookupRefusesBeforeNetwork(t *testing.T) {
 	if _, err := directory.Lookup(context.Background(), cfg, "alice"); err == nil || errors.Is(err, directory.ErrUnavailable) {
 		t.Errorf("missing CA file: %v, want a config error", err)
 	}
+}
+
+// forward listens on listen and relays every connection to target: the
+// slapd behind another address, which its certificate does not name.
+func forward(t *testing.T, listen, target string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		t.Fatalf("forward: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go func() { _, _ = io.Copy(u, c); u.Close() }()
+				_, _ = io.Copy(c, u)
+			}()
+		}
+	}()
+	return l.Addr().String()
 }

@@ -78,25 +78,14 @@ func checkInfo(path string, fi fs.FileInfo) error {
 	return nil
 }
 
-// readChecked reads at most limit bytes of a file that passes CheckFile. The
-// open file is checked again, so a swap between check and open is caught;
-// O_NONBLOCK keeps a FIFO planted at path from blocking the open.
+// readChecked reads at most limit bytes of a file that passes CheckFile
+// (see OpenFile).
 func readChecked(path string, limit int64) ([]byte, error) {
-	if err := CheckFile(path); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, fi, err := OpenFile(path)
 	if err != nil {
-		return nil, statError(path, err)
+		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("conf: %w", err)
-	}
-	if err := checkInfo(path, fi); err != nil {
-		return nil, err
-	}
 	// One buffer of the file's size: a numbers file of 300 KB read with
 	// io.ReadAll's doubling would be copied a dozen times at each login.
 	buf := make([]byte, 0, min(max(fi.Size(), 0), limit)+1)
@@ -117,6 +106,31 @@ func readChecked(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("conf: %s is larger than %d bytes", path, limit)
 	}
 	return buf, nil
+}
+
+// OpenFile opens path for reading when it passes CheckFile, and checks the
+// open file again, so that a swap between check and open is caught; the
+// FileInfo is the open file's. O_NONBLOCK keeps a FIFO planted at path from
+// blocking the open.
+func OpenFile(path string) (*os.File, fs.FileInfo, error) {
+	if err := CheckFile(path); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, statError(path, err)
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		err = checkInfo(path, fi)
+	} else {
+		err = fmt.Errorf("conf: %w", err)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
 }
 
 // ReadFile reads at most limit bytes of path with the config's rules

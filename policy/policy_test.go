@@ -1,11 +1,14 @@
 package policy_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/numsource"
 	"github.com/pam-sms/pam_sms/policy"
+	"github.com/pam-sms/pam_sms/smsclient"
 )
 
 func parse(t *testing.T, extra string) *conf.Config {
@@ -95,5 +98,84 @@ func TestLookupAccount(t *testing.T) {
 	}
 	if _, err := policy.LookupAccount("no-such-user-pam-sms"); !errors.Is(err, policy.ErrUnknownUser) {
 		t.Fatalf("LookupAccount(unknown) error = %v, want ErrUnknownUser", err)
+	}
+}
+
+// TestDecideLookup: the sources are asked only for an enforced user (never on
+// an exempt login, so a broken numbers file cannot lock out break-glass), once,
+// under the NSS name; their answer becomes the decision, an invalid number is
+// no number with the reason and where, and a source error is the caller's.
+func TestDecideLookup(t *testing.T) {
+	alice := policy.Account{Name: "alice", UID: "1000", Groups: []string{"alice", "staff"}}
+	dave := policy.Account{Name: "dave", UID: "1003", Groups: []string{"dave"}}
+	good, err := smsclient.ParseNumber("+49 170 1234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileHas := numsource.Result{Found: true, Source: "/etc/n", Asked: []string{"[numbers]", "/etc/n"},
+		Entry: numsource.Entry{Number: good, Where: "/etc/n line 3"}}
+	fileInvalid := numsource.Result{Found: true, Source: "/etc/n", Asked: []string{"[numbers]", "/etc/n"},
+		Entry: numsource.Entry{Where: "/etc/n line 4", Problem: "number must start with + or 00 and a country code"}}
+	nowhere := numsource.Result{Asked: []string{"[numbers]", "/etc/n", "/etc/m"}}
+	broken := errors.New("numbers file /etc/n: file does not exist")
+	tests := []struct {
+		name    string
+		policy  string
+		acct    policy.Account
+		rhost   string
+		answer  numsource.Result
+		err     error
+		asked   bool
+		want    policy.Outcome
+		reason  string
+		source  string
+		wantErr bool
+	}{
+		{name: "exempt user, source not asked", policy: "[policy]\nexempt_users = [\"dave\"]", acct: dave,
+			err: broken, want: policy.Exempt, reason: "user in exempt_users"},
+		{name: "trusted network, source not asked", policy: "[policy]\ntrusted_networks = [\"192.0.2.0/24\"]", acct: dave,
+			rhost: "192.0.2.9", err: broken, want: policy.Exempt, reason: "client is in trusted_networks"},
+		{name: "not enforced, source not asked", policy: "[policy]\ngroups = [\"admins\"]", acct: dave,
+			err: broken, want: policy.Exempt, reason: "user is in none of the enforced groups"},
+		{name: "number from a file", policy: "[policy]", acct: dave, answer: fileHas, asked: true,
+			want: policy.Challenge, reason: "second factor required", source: "/etc/n line 3"},
+		{name: "invalid number denies with the reason", policy: "[policy]", acct: dave, answer: fileInvalid, asked: true,
+			want: policy.DenyNoNumber, source: "/etc/n line 4",
+			reason: "no number configured for the user: invalid number in /etc/n line 4: number must start with + or 00 and a country code"},
+		{name: "invalid number, ignore", policy: "[policy]\nmissing_number = \"ignore\"", acct: dave, answer: fileInvalid, asked: true,
+			want: policy.IgnoreNoNumber, source: "/etc/n line 4",
+			reason: `no number configured and missing_number is "ignore": invalid number in /etc/n line 4: number must start with + or 00 and a country code`},
+		{name: "in no source", policy: "[policy]", acct: dave, answer: nowhere, asked: true,
+			want: policy.DenyNoNumber, reason: "no number configured for the user: no number in [numbers], /etc/n or /etc/m"},
+		{name: "source error", policy: "[policy]", acct: alice, err: broken, asked: true, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls []string
+			lookup := func(_ context.Context, user string) (numsource.Result, error) {
+				calls = append(calls, user)
+				return tt.answer, tt.err
+			}
+			req := policy.Request{User: "Typed-" + tt.acct.Name, Rhost: tt.rhost}
+			d, err := policy.DecideLookup(context.Background(), parse(t, tt.policy), req, tt.acct, lookup)
+			if tt.asked != (len(calls) > 0) || len(calls) > 1 || len(calls) == 1 && calls[0] != tt.acct.Name {
+				t.Fatalf("lookup calls = %q, want asked %v for %q", calls, tt.asked, tt.acct.Name)
+			}
+			if tt.wantErr {
+				if !errors.Is(err, broken) {
+					t.Fatalf("DecideLookup error = %v, want %v", err, broken)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("DecideLookup: %v", err)
+			}
+			if d.Outcome != tt.want || d.Reason != tt.reason || d.Source != tt.source {
+				t.Fatalf("DecideLookup = %v (%q, source %q), want %v (%q, source %q)", d.Outcome, d.Reason, d.Source, tt.want, tt.reason, tt.source)
+			}
+			if d.Outcome == policy.Challenge && !d.Number.Equal(good) {
+				t.Fatalf("number %s, want the file's", d.Number.Masked())
+			}
+		})
 	}
 }

@@ -14,22 +14,28 @@ if command -v systemctl >/dev/null 2>&1; then
 	fi
 fi
 
-# If our authselect vendor profile is active, select another one. The
-# administrator selected ours by hand and nothing records what was active
-# before ("pam-sms enable" never runs authselect), so choose the profile
-# that keeps the most logins working: ours serves local users only (nsswitch
-# "files", pam_unix), exactly like "local" (authselect >= 1.5) and "minimal"
-# (authselect 1.2 to 1.4), which need no daemon. "sssd" comes last: its
-# stacks and nsswitch.conf rely on pam_sss and a configured sssd. The
-# enabled features are kept where the target profile knows them.
+# If one of our authselect vendor profiles is active, select another one.
+# The administrator selected ours by hand and nothing records what was
+# active before ("pam-sms enable" never runs authselect), so choose the
+# profile that keeps the most logins working. "pam-sms-sssd" is authselect's
+# "sssd" with pam_sms: back to "sssd". "pam-sms" serves local users only
+# (nsswitch "files", pam_unix), exactly like "local" (authselect >= 1.5) and
+# "minimal" (authselect 1.2 to 1.4), which need no daemon; "sssd" comes
+# last: its stacks and nsswitch.conf rely on pam_sss and a configured sssd.
+# The enabled features are kept where the target profile knows them.
 if command -v authselect >/dev/null 2>&1; then
 	current=$(authselect current --raw 2>/dev/null || :)
 	profile=${current%% *}
 	features=""
 	[ "$profile" = "$current" ] || features=${current#* }
-	if [ "$profile" = "pam-sms" ]; then
+	case "$profile" in
+	pam-sms) targets="local minimal sssd" ;;
+	pam-sms-sssd) targets="sssd" ;;
+	*) targets="" ;;
+	esac
+	if [ -n "$targets" ]; then
 		restored=""
-		for target in local minimal sssd; do
+		for target in $targets; do
 			# shellcheck disable=SC2086 # features are separate words
 			if authselect select "$target" $features >/dev/null 2>&1 ||
 				authselect select "$target" >/dev/null 2>&1; then
@@ -38,20 +44,21 @@ if command -v authselect >/dev/null 2>&1; then
 			fi
 		done
 		if [ -n "$restored" ]; then
-			echo "pam_sms: authselect profile pam-sms replaced by \"$restored\";" \
+			echo "pam_sms: authselect profile $profile replaced by \"$restored\";" \
 				"check it with: authselect current" >&2
 		else
 			# authselect refused every profile (e.g. files edited by
 			# hand). Without the module file, the pam_sms.so lines of
-			# our profile would fail every login, so delete them; the
-			# rest stays right (a right password jumps over pam_deny to
-			# pam_permit, a wrong one ends at pam_deny).
-			for f in /etc/authselect/system-auth /etc/authselect/password-auth; do
+			# our profile would fail every login, so make them
+			# pam_permit.so: the jump counts of the lines before them
+			# stay right (a right password lands on pam_permit, a
+			# wrong one on the failure lines).
+			for f in /etc/authselect/system-auth /etc/authselect/password-auth /etc/authselect/smartcard-auth; do
 				[ -f "$f" ] || continue
-				sed -i '/^[[:space:]]*auth[[:space:]].*[[:space:]]pam_sms\.so\([[:space:]]\|$\)/d' "$f" || :
+				sed -i 's/^\([[:space:]]*auth[[:space:]].*[[:space:]]\)pam_sms\.so\([[:space:]]\|$\)/\1pam_permit.so\2/' "$f" || :
 			done
-			echo "pam_sms: could not switch authselect away from profile pam-sms;" \
-				"removed its pam_sms.so lines from /etc/authselect; select" \
+			echo "pam_sms: could not switch authselect away from profile $profile;" \
+				"replaced its pam_sms.so lines in /etc/authselect by pam_permit.so; select" \
 				"another profile (authselect select ... --force) before logging out" >&2
 		fi
 	fi

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/limits"
+	"github.com/pam-sms/pam_sms/numsource"
 	"github.com/pam-sms/pam_sms/policy"
 	"github.com/pam-sms/pam_sms/smsclient"
 )
@@ -80,7 +81,15 @@ func (s *session) serve() int {
 	// it could as well kill or trace. What it learns is whether an address is
 	// trusted, which is not a secret worth a different policy for non-root
 	// runs than pam-sms explain shows.
-	d := policy.Decide(cfg, s.req, acct)
+	// The number sources (numbers files, later the directory) are asked
+	// only for a user who must enter a code: an exempt login never opens
+	// them. One that cannot be used denies, as a broken config does.
+	d, err := policy.DecideLookup(context.Background(), cfg, s.req, acct, numsource.Chain(cfg))
+	if err != nil {
+		s.log.err("denied: number source unusable", s.who("error", err)...)
+		s.tell(msgs.Internal)
+		return pamSystemErr
+	}
 	switch d.Outcome {
 	case policy.Exempt:
 		s.log.info("exempt", s.who("reason", d.Reason)...)
@@ -93,6 +102,7 @@ func (s *session) serve() int {
 		s.tell(msgs.NoNumber)
 		return pamAuthErr
 	}
+	s.log.dbg("number found", s.who("number", d.Number, "source", d.Source)...)
 	return s.challenge(cfg, d.Number, msgs)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/limits"
+	"github.com/pam-sms/pam_sms/numsource"
 	"github.com/pam-sms/pam_sms/policy"
 )
 
@@ -20,13 +21,15 @@ var explainCmd = &command{
 (policy.Decide), and says why: exempt (a break-glass account in exempt_users
 or exempt_groups, not in the enforced groups, client in trusted_networks,
 local login with trust_local), a code would be sent to the
-masked number, or denied for lack of a number. --rhost sets the client
+masked number (and where the number comes from: [numbers] in the config
+or a numbers file and its line), or denied for lack of a number (and why:
+in no source, or an invalid number at a file and line). --rhost sets the client
 address (PAM_RHOST) to assume; without it the login is local (console, su).
 It also tells whether a rate limit would refuse the send right now.
 Nothing is sent and no counter changes.
 
 Exit status 0 when a decision was made, 1 for a user unknown to the system,
-3 when the configuration is not usable.
+3 when the configuration or a numbers file the user needs is not usable.
 
 Examples:
   pam-sms explain alice
@@ -44,10 +47,13 @@ type explanation struct {
 	Reason    string   `json:"reason"`
 	PAMResult string   `json:"pam_result"` // what the helper returns, before the code is asked
 	Number    string   `json:"number,omitempty"`
-	Limit     string   `json:"limit,omitempty"` // a limit that would refuse the send now
+	// Source is where the number was found ("[numbers] in PATH", "PATH line
+	// N"), or where the invalid one is; the reason says why there is none.
+	Source string `json:"number_source,omitempty"`
+	Limit  string `json:"limit,omitempty"` // a limit that would refuse the send now
 }
 
-func runExplain(_ context.Context, env *cliEnv, c *command, args []string) error {
+func runExplain(ctx context.Context, env *cliEnv, c *command, args []string) error {
 	fs := newFlags(c, env)
 	rhost := fs.String("rhost", "", "client address (PAM_RHOST) to assume; empty: a local login")
 	configPath := fs.String("config", conf.DefaultPath, "configuration file")
@@ -63,7 +69,7 @@ func runExplain(_ context.Context, env *cliEnv, c *command, args []string) error
 	if err != nil {
 		return err
 	}
-	ex := explain(cfg, policy.Request{User: pos[0], Rhost: *rhost, Service: "pam-sms-explain"}, time.Now())
+	ex := explain(ctx, cfg, policy.Request{User: pos[0], Rhost: *rhost, Service: "pam-sms-explain"}, time.Now())
 	if *asJSON {
 		if err := writeJSON(env.Stdout, ex); err != nil {
 			return err
@@ -71,13 +77,20 @@ func runExplain(_ context.Context, env *cliEnv, c *command, args []string) error
 	} else {
 		printExplanation(env, ex)
 	}
-	if ex.Outcome == "user-unknown" {
+	switch ex.Outcome {
+	case "user-unknown":
 		return &exitError{code: exitFailed, err: errors.New("")}
+	case outcomeSourceError:
+		return &exitError{code: exitProblem, err: errors.New("")}
 	}
 	return nil
 }
 
-func explain(cfg *conf.Config, req policy.Request, now time.Time) explanation {
+// outcomeSourceError is the outcome when a number source the user needs
+// cannot be used (a numbers file missing or unsafe): the helper denies.
+const outcomeSourceError = "source-error"
+
+func explain(ctx context.Context, cfg *conf.Config, req policy.Request, now time.Time) explanation {
 	ex := explanation{User: req.User, Rhost: req.Rhost, Groups: []string{}}
 	acct, err := policy.LookupAccount(req.User)
 	if err != nil {
@@ -93,8 +106,15 @@ func explain(cfg *conf.Config, req policy.Request, now time.Time) explanation {
 	if acct.Groups != nil {
 		ex.Groups = acct.Groups
 	}
-	d := policy.Decide(cfg, req, acct)
-	ex.Outcome, ex.Reason = d.Outcome.String(), d.Reason
+	// The helper's own lookup: the numbers files are read only when the
+	// user must enter a code.
+	d, err := policy.DecideLookup(ctx, cfg, req, acct, numsource.Chain(cfg))
+	if err != nil {
+		ex.Outcome, ex.PAMResult = outcomeSourceError, "PAM_SYSTEM_ERR"
+		ex.Reason = "number source unusable: " + err.Error()
+		return ex
+	}
+	ex.Outcome, ex.Reason, ex.Source = d.Outcome.String(), d.Reason, d.Source
 	switch d.Outcome {
 	case policy.Exempt, policy.IgnoreNoNumber:
 		ex.PAMResult = "PAM_IGNORE"
@@ -156,6 +176,9 @@ func printExplanation(env *cliEnv, ex explanation) {
 	fmt.Fprintf(w, "result:   %s\n", ex.PAMResult)
 	if ex.Number != "" {
 		fmt.Fprintf(w, "sms:      a code would be sent to %s (nothing was sent)\n", ex.Number)
+	}
+	if ex.Source != "" {
+		fmt.Fprintf(w, "number:   from %s\n", ex.Source)
 	}
 	if ex.Limit != "" {
 		fmt.Fprintf(w, "limit:    %s\n", ex.Limit)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +77,9 @@ func TestExplain(t *testing.T) {
 			if tt.want.User == "" {
 				tt.want.User = "root"
 			}
+			if tt.want.Outcome == "challenge" {
+				tt.want.Source = "[numbers] in " + path
+			}
 			got.Groups = nil
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("explanation (-want +got):\n%s", diff)
@@ -85,6 +91,81 @@ func TestExplain(t *testing.T) {
 			assertNoSecrets(t, r.stdout+text.stdout)
 		})
 	}
+}
+
+// TestExplainNumbersFiles: explain asks the numbers files as the helper
+// does, says which gave the number or why there is none, and opens none for
+// an exempt login.
+func TestExplainNumbersFiles(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	good := writeRootFile(t, dir, "good", "# numbers\nroot = \"+49 170 5550123\"\n")
+	bad := writeRootFile(t, dir, "bad", "bob = \"+1 202 5550199\"\nroot = \"0170 5550123\"\n")
+	other := writeRootFile(t, dir, "other", "bob = \"+1 202 5550199\"\n")
+	missing := filepath.Join(dir, "missing")
+	tests := []struct {
+		name     string
+		files    []string
+		args     []string
+		wantCode int
+		want     explanation
+	}{
+		{name: "number from a file", files: []string{good}, args: []string{"root"},
+			want: explanation{Outcome: "challenge", Reason: "second factor required", PAMResult: "PAM_SUCCESS with the right code",
+				Number: "+49 *** ****123", Source: good + " line 2"}},
+		{name: "invalid number in the first file that has the user", files: []string{bad, good}, args: []string{"root"},
+			want: explanation{Outcome: "deny-no-number", PAMResult: "PAM_AUTH_ERR", Source: bad + " line 2",
+				Reason: "no number configured for the user: invalid number in " + bad + " line 2: number must start with + or 00 and a country code; a national number (single leading 0) is not accepted"}},
+		{name: "in no source", files: []string{other}, args: []string{"root"},
+			want: explanation{Outcome: "deny-no-number", PAMResult: "PAM_AUTH_ERR",
+				Reason: "no number configured for the user: no number in [numbers] or " + other}},
+		{name: "missing file", files: []string{missing, good}, args: []string{"root"}, wantCode: exitProblem,
+			want: explanation{Outcome: "source-error", PAMResult: "PAM_SYSTEM_ERR",
+				Reason: "number source unusable: numbers file " + missing + ": file does not exist"}},
+		{name: "exempt login never opens the file", files: []string{missing}, args: []string{"root", "--rhost", "10.9.9.9"},
+			want: explanation{Rhost: "10.9.9.9", Outcome: "exempt", Reason: "client is in trusted_networks", PAMResult: "PAM_IGNORE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			quoted := make([]string, len(tt.files))
+			for i, f := range tt.files {
+				quoted[i] = fmt.Sprintf("%q", f)
+			}
+			path, _ := writeConfig(t, configOpts{noNumbers: true, policy: "numbers_files = [" + strings.Join(quoted, ", ") + "]"})
+			r := run(t, append([]string{"explain", "--config", path, "--json"}, tt.args...)...)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr %s", r.code, tt.wantCode, r.stderr)
+			}
+			var got explanation
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+				t.Fatalf("%v in %s", err, r.stdout)
+			}
+			tt.want.User, got.Groups = "root", nil
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("explanation (-want +got):\n%s", diff)
+			}
+			text := run(t, append([]string{"explain", "--config", path}, tt.args...)...)
+			if tt.want.Source != "" && !strings.Contains(text.stdout, "number:   from "+tt.want.Source+"\n") {
+				t.Errorf("text view does not say where the number is from:\n%s", text.stdout)
+			}
+			if strings.Contains(r.stdout+text.stdout, "5550123") {
+				t.Errorf("explain shows a whole number:\n%s", r.stdout+text.stdout)
+			}
+		})
+	}
+}
+
+// writeRootFile writes a root-owned 0640 file, as numbers files must be.
+func writeRootFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestExplainLimitReached(t *testing.T) {

@@ -17,7 +17,10 @@ var checkCmd = &command{
 	LongHelp: `Reads the configuration exactly as pam-sms-helper does at login and prints
 every problem with its file, line and key: unknown keys, bad values, every bad
 trusted_networks entry, bad numbers or sender IDs, and file owner or mode
-problems of the config, password_file and ca_file. Then it checks what would
+problems of the config, password_file and ca_file. Each numbers file of
+numbers_files is checked the same way: owner, mode and size, and every
+line (not a user = "number" line, a bad user name, an invalid number, a
+user listed twice), each problem with the file, line and key. Then it checks what would
 make a login fail although the file is valid: the gateway URL still the
 shipped placeholder (gateway.example), a state_dir that is missing, not
 owned by root or writable by others, and groups that do not exist (a
@@ -48,6 +51,7 @@ type checkReport struct {
 	OK              bool      `json:"ok"`
 	Problems        []problem `json:"problems"` // problems and warnings, in file order
 	Numbers         int       `json:"numbers"`
+	FileNumbers     int       `json:"file_numbers"` // valid numbers in the numbers files
 	TrustedNetworks int       `json:"trusted_networks"`
 	// LockedOut names the users who can log in and would be denied for
 	// lack of a number (missing_number = "deny").
@@ -66,7 +70,7 @@ func runCheck(ctx context.Context, env *cliEnv, c *command, args []string) error
 		return err
 	}
 	res := checkConfig(ctx, env.host(), *path)
-	rep := checkReport{Path: res.Path, OK: !res.failed(), Problems: res.Problems, LockedOut: res.Locked}
+	rep := checkReport{Path: res.Path, OK: !res.failed(), Problems: res.Problems, LockedOut: res.Locked, FileNumbers: res.FileNumbers}
 	if rep.Problems == nil {
 		rep.Problems = []problem{}
 	}
@@ -100,7 +104,11 @@ func printCheck(env *cliEnv, rep checkReport) {
 		fmt.Fprintln(env.Stdout, p)
 	}
 	if rep.OK {
-		fmt.Fprintf(env.Stdout, "%s: OK (%d numbers, %d trusted network ranges)\n", rep.Path, rep.Numbers, rep.TrustedNetworks)
+		files := ""
+		if rep.FileNumbers > 0 {
+			files = fmt.Sprintf(", %d in numbers files", rep.FileNumbers)
+		}
+		fmt.Fprintf(env.Stdout, "%s: OK (%d numbers%s, %d trusted network ranges)\n", rep.Path, rep.Numbers, files, rep.TrustedNetworks)
 	}
 }
 

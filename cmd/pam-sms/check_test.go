@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,7 +53,7 @@ type finding struct {
 func TestCheckFindings(t *testing.T) {
 	requireRoot(t)
 	lockoutNone := finding{sevWarning, "policy.missing_number", "missing_number =",
-		`with groups = ["*"], every user without a number in [numbers] is locked out of the services that use pam_sms; 0 of 1 users who can log in have no number.`}
+		`with groups = ["*"], every user without a number (in [numbers] or a numbers file) is locked out of the services that use pam_sms; 0 of 1 users who can log in have no number.`}
 	tests := []struct {
 		name  string
 		opts  configOpts
@@ -172,7 +173,7 @@ func TestCheckShipped(t *testing.T) {
 	res := checkConfig(context.Background(), testHost(t, goodSshd), path)
 	want := []finding{
 		{sevProblem, "gateway.url", "url =", "gateway.example is the shipped placeholder"},
-		{sevWarning, "policy.missing_number", "missing_number =", `with groups = ["*"], every user without a number in [numbers] is locked out`},
+		{sevWarning, "policy.missing_number", "missing_number =", `with groups = ["*"], every user without a number (in [numbers] or a numbers file) is locked out`},
 	}
 	if _, err := os.Lstat("/etc/security/pam_sms.secret"); err != nil {
 		want = append(want, finding{sevProblem, "gateway.password_file", "password_file =", "file does not exist"})
@@ -219,5 +220,69 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckNumbersFiles: check reads each numbers file as the helper does and
+// reports every problem with its file, line and key (a bad line, an invalid
+// number, a user listed twice, a missing or unsafe file), never the number;
+// a user whose number is in a file is not counted as locked out.
+func TestCheckNumbersFiles(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	good := writeRootFile(t, dir, "good", "# fleet\nroot = \"+49 170 5550123\"\n")
+	bad := writeRootFile(t, dir, "bad", strings.Join([]string{
+		`alice = "+49 170 5550124"`,
+		`bob = "0170 5550125"`,
+		`[admins]`,
+		`alice = "+49 170 5550126"`,
+		`carol = "+49 30 5550127"`, // fixed line: a warning
+		``,
+	}, "\n"))
+	unsafe := writeRootFile(t, dir, "unsafe", "")
+	must(t, os.Chmod(unsafe, 0o644))
+	missing := filepath.Join(dir, "missing")
+	path, _ := writeConfig(t, configOpts{noNumbers: true,
+		policy: fmt.Sprintf("numbers_files = [%q, %q, %q, %q]", good, bad, unsafe, missing)})
+	res := checkConfig(context.Background(), testHost(t, goodSshd), path)
+	want := []problem{
+		{File: bad, Line: 2, Key: "bob", Severity: sevProblem,
+			Message: "number must start with + or 00 and a country code; a national number (single leading 0) is not accepted"},
+		{File: bad, Line: 3, Severity: sevProblem,
+			Message: `not a user = "number" line (a numbers file holds only those, comments and blank lines): no [tables]`},
+		{File: bad, Line: 4, Key: "alice", Severity: sevProblem, Message: "listed again (first at line 1, which is used)"},
+		{File: unsafe, Severity: sevProblem, Message: "is mode 0644; it must not be readable by others (chmod 0640 " + unsafe +
+			"): the enforced users it is read for are denied"},
+		{File: missing, Severity: sevProblem, Message: "file does not exist: the enforced users it is read for are denied"},
+	}
+	for _, w := range want {
+		if !slices.Contains(res.Problems, w) {
+			t.Errorf("no finding %s in:\n%s", w, listFindings(res.Problems))
+		}
+	}
+	if !slices.ContainsFunc(res.Problems, func(p problem) bool {
+		return p.File == bad && p.Line == 5 && p.Key == "carol" && p.Severity == sevWarning
+	}) {
+		t.Errorf("no warning for the fixed-line number of carol in:\n%s", listFindings(res.Problems))
+	}
+	if slices.Contains(res.Locked, "root") {
+		t.Errorf("root is counted as locked out, but has a number in %s", good)
+	}
+	if !res.failed() {
+		t.Error("check passes broken numbers files")
+	}
+	r := run(t, "check", "--config", path, "--json")
+	if r.code != exitFailed || !strings.Contains(r.stdout, `"file": "`+bad+`"`) {
+		t.Errorf("check --json: exit %d\n%s", r.code, r.stdout)
+	}
+	if strings.Contains(r.stdout, "555012") {
+		t.Errorf("check repeats a number:\n%s", r.stdout)
+	}
+
+	// The good file alone passes, and the count says so.
+	path, _ = writeConfig(t, configOpts{noNumbers: true, policy: fmt.Sprintf("numbers_files = [%q]", good)})
+	r = run(t, "check", "--config", path)
+	if !strings.Contains(r.stdout, "OK (0 numbers, 1 in numbers files,") {
+		t.Errorf("check of a good numbers file: exit %d\n%s", r.code, r.stdout)
 	}
 }

@@ -8,12 +8,14 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/numsource"
 	"github.com/pam-sms/pam_sms/policy"
 )
 
@@ -64,6 +66,8 @@ type checkResult struct {
 	// cannot log in where pam_sms is enabled.
 	Users  int
 	Locked []string
+	// FileNumbers counts the users with a valid number in the numbers files.
+	FileNumbers int
 }
 
 // failed reports whether any finding is a problem rather than a warning.
@@ -117,11 +121,20 @@ func checkConfig(ctx context.Context, h *host, path string) checkResult {
 	c.groups("exempt_groups", cfg.Policy.ExemptGroups)
 	c.exemptUsers()
 	c.numbers()
+	c.numbersFiles()
 	c.lockout()
 	for _, w := range warnings(cfg) {
 		c.add(sevWarning, w.Key, "%s", w.Message)
 	}
-	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].Line < res.Problems[j].Line })
+	// The config's findings first, then each numbers file's, each in line order.
+	rank := func(p problem) int { return slices.Index(append([]string{path}, cfg.Policy.NumbersFiles...), p.File) }
+	sort.SliceStable(res.Problems, func(i, j int) bool {
+		pi, pj := res.Problems[i], res.Problems[j]
+		if ri, rj := rank(pi), rank(pj); ri != rj {
+			return ri < rj
+		}
+		return pi.Line < pj.Line
+	})
 	return res
 }
 
@@ -308,6 +321,41 @@ func (c *checker) numbers() {
 	}
 }
 
+// numbersFiles checks every numbers file as the helper reads it (owner,
+// mode, size) and every line of it, each problem at its file, line and key.
+// A file that cannot be used, or a bad line, is a problem: the helper denies
+// the enforced users it would need that file for, and misses a user whose
+// line is bad. Users unknown here are not warned about: a fleet's file lists
+// the users of every host.
+func (c *checker) numbersFiles() {
+	for _, path := range c.cfg.Policy.NumbersFiles {
+		l, err := numsource.List(path)
+		if err != nil {
+			// conf's error names the file, which File says already.
+			msg := err.Error()
+			if fe, ok := errors.AsType[*numsource.FileError](err); ok {
+				msg = strings.TrimPrefix(fe.Err.Error(), "conf: ")
+			}
+			msg = strings.TrimLeft(strings.TrimPrefix(msg, path), ": ")
+			c.res.Problems = append(c.res.Problems, problem{File: path, Message: msg +
+				": the enforced users it is read for are denied", Severity: sevProblem})
+			continue
+		}
+		for _, p := range l.Problems {
+			c.res.Problems = append(c.res.Problems, problem{File: path, Line: p.Line, Key: p.Key, Message: p.Msg, Severity: sevProblem})
+		}
+		for _, e := range l.Entries {
+			if e.Problem != "" {
+				continue
+			}
+			c.res.FileNumbers++
+			if w := conf.NumberWarning(e.Number); w != "" {
+				c.res.Problems = append(c.res.Problems, problem{File: path, Line: e.Line, Key: conf.Key(e.User), Message: w, Severity: sevWarning})
+			}
+		}
+	}
+}
+
 func userExists(name string) (bool, error) {
 	_, err := user.Lookup(name)
 	var unknown user.UnknownUserError
@@ -339,13 +387,17 @@ func (c *checker) lockout() {
 	}
 	strict := *c.cfg
 	strict.Policy.TrustLocal = false
+	lookup := numsource.Chain(&strict)
 	var locked []string
 	for _, name := range names {
 		acct, err := policy.LookupAccount(name)
 		if err != nil {
 			continue
 		}
-		if policy.Decide(&strict, policy.Request{User: name}, acct).Outcome == policy.DenyNoNumber {
+		// As the helper decides, numbers files included; a file it
+		// cannot use denies too.
+		d, err := policy.DecideLookup(c.ctx, &strict, policy.Request{User: name}, acct, lookup)
+		if err != nil || d.Outcome == policy.DenyNoNumber {
 			locked = append(locked, name)
 		}
 	}
@@ -354,11 +406,11 @@ func (c *checker) lockout() {
 	if len(locked) > 0 {
 		who += " and are locked out: " + nameList(locked)
 	}
-	fix := `add their numbers to [numbers], exempt a break-glass account (exempt_users), ` +
+	fix := `add their numbers to [numbers] or a numbers file, exempt a break-glass account (exempt_users), ` +
 		`enforce a group only (groups = ["sms-2fa"]) or set missing_number = "ignore" while rolling out`
 	switch {
 	case c.cfg.Policy.AllUsers:
-		c.add(sevWarning, "policy.missing_number", `with groups = ["*"], every user without a number in [numbers] `+
+		c.add(sevWarning, "policy.missing_number", `with groups = ["*"], every user without a number (in [numbers] or a numbers file) `+
 			"is locked out of the services that use pam_sms; %s. Before enabling: %s", who, fix)
 	case len(locked) > 0:
 		c.add(sevWarning, "policy.missing_number", "%s. Before enabling: %s", who, fix)

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/numsource"
@@ -66,9 +68,12 @@ func writeSetup(b *testing.B, lines int) string {
 
 // BenchmarkLogin is what the helper does at a login before any SMS: read
 // the config (conf.Load) and decide (policy.DecideLookup with the number
-// sources), with a numbers file of 10 and of 10,000 lines. Issue 10 bounds
-// the ratio of the two: at most 1.1 for an exempt login (the file is never
-// opened), 1.2 for an enforced one (the file is scanned, not decoded).
+// sources), with a numbers file of 10 and of 10,000 lines. Each iteration
+// runs both, so that they see the same machine; the medians and their ratio
+// are reported. Issue 10 bounds the ratio for an exempt login at 1.1 (the
+// file is never opened, so it is 1) and for an enforced one at 1.2 for a
+// whole login (test/integration BenchmarkNumbersFileLogin); here, without
+// the exec, NSS, limits and the gateway, the scan of 300 KB shows:
 //
 //	exempt:   a break-glass user;
 //	enforced: the user on the file's last line (the longest scan);
@@ -83,25 +88,40 @@ func BenchmarkLogin(b *testing.B) {
 		{"enforced", "last", policy.Challenge},
 		{"absent", "nobody", policy.IgnoreNoNumber},
 	} {
-		for _, lines := range []int{10, 10000} {
-			b.Run(fmt.Sprintf("%s/lines=%d", c.name, lines), func(b *testing.B) {
-				path := writeSetup(b, lines)
-				acct := policy.Account{Name: c.user, UID: "1000", Groups: []string{"staff"}}
-				req := policy.Request{User: c.user, Rhost: "192.0.2.7", Service: "sshd"}
-				b.ReportAllocs()
-				for b.Loop() {
-					cfg, err := conf.Load(path)
+		b.Run(c.name, func(b *testing.B) {
+			paths := map[int]string{10: writeSetup(b, 10), 10000: writeSetup(b, 10000)}
+			acct := policy.Account{Name: c.user, UID: "1000", Groups: []string{"staff"}}
+			req := policy.Request{User: c.user, Rhost: "192.0.2.7", Service: "sshd"}
+			times := map[int][]time.Duration{}
+			for b.Loop() {
+				for _, lines := range []int{10, 10000} {
+					start := time.Now()
+					cfg, err := conf.Load(paths[lines])
 					if err != nil {
 						b.Fatal(err)
 					}
 					d, err := policy.DecideLookup(context.Background(), cfg, req, acct, numsource.Chain(cfg))
+					times[lines] = append(times[lines], time.Since(start))
 					if err != nil || d.Outcome != c.want {
 						b.Fatalf("DecideLookup = %v, %v; want %v", d.Outcome, err, c.want)
 					}
 				}
-			})
-		}
+			}
+			m10, m10000 := median(times[10]), median(times[10000])
+			b.ReportMetric(float64(m10.Nanoseconds())/1000, "µs/login-10")
+			b.ReportMetric(float64(m10000.Nanoseconds())/1000, "µs/login-10000")
+			b.ReportMetric(float64(m10000)/float64(m10), "ratio")
+		})
 	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // BenchmarkFileLookup is the scan alone, for the user on the last line.

@@ -182,19 +182,36 @@ func checkPrefix(prefix []byte) error {
 
 // hasQuotePair reports whether b holds two quotes in a row, which every """
 // does (and an empty string ""). bytes.Contains(b, `"""`) stops at every
-// quote, two per line: 200 µs for 10,000 lines; eight bytes at a time is
-// twice as fast.
+// quote, two per line: 200 µs for 10,000 lines; 32 bytes at a time, eight
+// per word, is several times faster.
 func hasQuotePair(b []byte) bool {
 	const (
 		low7  = 0x7f7f7f7f7f7f7f7f
 		quote = 0x2222222222222222
 	)
+	// flags has 0x80 in each byte of w that is a quote, exactly.
+	flags := func(w uint64) uint64 {
+		x := w ^ quote
+		return ^((x&low7 + low7) | x | low7)
+	}
 	var carry uint64 // 0x80 when the last byte of the previous word was a quote
 	i := 0
+	// Four words per round: one branch per 32 bytes.
+	for ; i+32 <= len(b); i += 32 {
+		w := b[i : i+32 : i+32]
+		m0 := flags(binary.LittleEndian.Uint64(w[0:8]))
+		m1 := flags(binary.LittleEndian.Uint64(w[8:16]))
+		m2 := flags(binary.LittleEndian.Uint64(w[16:24]))
+		m3 := flags(binary.LittleEndian.Uint64(w[24:32]))
+		pairs := m0&(m0>>8) | m1&(m1>>8) | m2&(m2>>8) | m3&(m3>>8) |
+			carry&m0 | m0>>56&m1 | m1>>56&m2 | m2>>56&m3
+		if pairs != 0 {
+			return true
+		}
+		carry = m3 >> 56
+	}
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:]) ^ quote
-		// 0x80 in each byte of m that is a quote in b, exactly.
-		m := ^((x&low7 + low7) | x | low7)
+		m := flags(binary.LittleEndian.Uint64(b[i:]))
 		if m&(m>>8) != 0 || carry&m != 0 {
 			return true
 		}

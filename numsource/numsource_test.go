@@ -243,7 +243,7 @@ func TestFileTooLarge(t *testing.T) {
 // every length and position, word boundaries included.
 func TestHasQuotePair(t *testing.T) {
 	naive := func(b []byte) bool { return strings.Contains(string(b), `""`) }
-	for n := range 20 {
+	for n := range 70 {
 		for i := range n {
 			for j := range n {
 				b := []byte(strings.Repeat("a", n))

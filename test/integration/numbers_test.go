@@ -1,11 +1,14 @@
 package integration_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/msteinert/pam/v2"
 	"github.com/pam-sms/pam_sms/internal/pamrun"
@@ -116,4 +119,78 @@ func TestNumbersFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkNumbersFileLogin is issue 10's measure of a fleet-sized numbers
+// file: whole logins through the built module (pam_authenticate, the helper,
+// the SMS to the fake gateway and the code typed back), with the user's
+// number on the last line of a 10,000-line file and of a 10-line one, the
+// config otherwise the same. Each iteration runs one login of each, so that
+// both see the same machine; the medians and their ratio are reported
+// (issue 10: at most 1.1 for an exempt login, 1.2 for an enforced one).
+//
+//	PAM_SMS_BUILD=/work/main/build go test -run XXX -bench NumbersFileLogin -benchtime 40x ./test/integration/
+func BenchmarkNumbersFileLogin(b *testing.B) {
+	testenv.RequireRoot(b)
+	build := testenv.BuildDir(b)
+	gw := fakegw.Start(b)
+	testenv.CreateUser(b, "smsintbn1", "S3cret-pass-bn1")
+	testenv.CreateUser(b, "smsintbn2", "S3cret-pass-bn2")
+	dir := b.TempDir()
+	last := "smsintbn1 = \"+49 170 5550001\"\n"
+	dirs := map[int]string{}
+	for _, lines := range []int{10, 10000} {
+		file := writeNumbersB(b, dir, fmt.Sprint("n", lines), fleetLines(lines-1)+last)
+		config := testenv.WriteConfig(b, b.TempDir(), testenv.Config(b, gw, testenv.Options{
+			Extra: map[string]string{"policy": fmt.Sprintf("exempt_users = [\"smsintbn2\"]\nnumbers_files = [%q]\n", file)},
+		}))
+		dirs[lines] = testenv.ServiceDir(b, "auth required "+testenv.ModuleLine(build, config)+"\n")
+	}
+	for _, c := range []struct {
+		name, user string
+		answers    answers
+		want       error
+	}{
+		{"exempt", "smsintbn2", nil, pam.ErrPermDenied},
+		{"enforced", "smsintbn1", answers{"<code>"}, nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			times := map[int][]time.Duration{}
+			for b.Loop() {
+				for _, lines := range []int{10, 10000} {
+					start := time.Now()
+					res := pamrun.Run(b, pamrun.Tx{ConfDir: dirs[lines], Service: testenv.ServiceName, User: c.user,
+						Rhost: "192.0.2.160", Answer: c.answers.answerer(gw)})
+					times[lines] = append(times[lines], time.Since(start))
+					if !errors.Is(res.Err, c.want) && (c.want != nil || res.Err != nil) {
+						b.Fatalf("pam_authenticate = %v, want %v:\n%s", res.Err, c.want, res.Transcript())
+					}
+				}
+			}
+			m10, m10000 := median(times[10]), median(times[10000])
+			b.ReportMetric(float64(m10.Microseconds()), "µs/login-10")
+			b.ReportMetric(float64(m10000.Microseconds()), "µs/login-10000")
+			b.ReportMetric(float64(m10000)/float64(m10), "ratio")
+		})
+	}
+}
+
+// writeNumbersB is writeNumbers for a benchmark.
+func writeNumbersB(b *testing.B, dir, name, body string) string {
+	b.Helper()
+	tmp := testenv.WriteConfig(b, b.TempDir(), body)
+	path := filepath.Join(dir, name)
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

@@ -611,7 +611,7 @@ func (d *doctor) keyOnly(cfg *conf.Config) []item {
 // reinstallCommand is the package manager's command that puts the
 // package's files back; withConf also restores a deleted configuration.
 func reinstallCommand(withConf bool) string {
-	if fileExists("/var/lib/dpkg/status") {
+	if isDebian() {
 		if withConf {
 			return "apt-get install --reinstall -o Dpkg::Options::=--force-confmiss libpam-sms"
 		}
@@ -619,6 +619,11 @@ func reinstallCommand(withConf bool) string {
 	}
 	return "dnf reinstall pam_sms"
 }
+
+// isDebian reports whether this is a Debian-family host (apt and dpkg), by
+// the file every such system has; not by dpkg's database, which only dpkg
+// itself should read.
+func isDebian() bool { return fileExists("/etc/debian_version") }
 
 // whereFile is the file of a "FILE:LINE" position; "" when where is not one.
 func whereFile(where string) (string, int) {

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/big"
 	"os"
@@ -268,5 +270,42 @@ func TestParseDoesNotOpenFiles(t *testing.T) {
 	}
 	if cfg.Gateway.PasswordFile != "/nonexistent/secret" || cfg.Gateway.Password != "" || cfg.Gateway.CAFile != "/nonexistent/ca.pem" {
 		t.Errorf("Gateway = %+v", cfg.Gateway)
+	}
+}
+
+// TestReadFileBound: ReadFile reads a file of exactly limit bytes whole and
+// refuses one byte more, and the file's rules apply (a numbers file is read
+// with it).
+func TestReadFileBound(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the file must be owned by root")
+	}
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		size int
+		ok   bool
+	}{{0, true}, {1, true}, {4096, true}, {4097, false}, {9000, false}} {
+		path := filepath.Join(dir, fmt.Sprint("f", tt.size))
+		data := bytes.Repeat([]byte("x"), tt.size)
+		if err := os.WriteFile(path, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFile(path, 4096)
+		switch {
+		case tt.ok && (err != nil || !bytes.Equal(got, data)):
+			t.Errorf("size %d: ReadFile = %d bytes, %v; want the whole file", tt.size, len(got), err)
+		case !tt.ok && (err == nil || !strings.Contains(err.Error(), "larger than 4096 bytes")):
+			t.Errorf("size %d: ReadFile = %v, want larger than 4096 bytes", tt.size, err)
+		}
+	}
+	unsafe := filepath.Join(dir, "unsafe")
+	if err := os.WriteFile(unsafe, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(unsafe, 0o664); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(unsafe, 4096); err == nil || !strings.Contains(err.Error(), "writable by group") {
+		t.Errorf("ReadFile(0664) = %v, want writable by group", err)
 	}
 }

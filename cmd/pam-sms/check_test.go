@@ -268,6 +268,16 @@ func TestCheckNumbersFiles(t *testing.T) {
 	if slices.Contains(res.Locked, "root") {
 		t.Errorf("root is counted as locked out, but has a number in %s", good)
 	}
+	// testHost's helper group is root, which owns these files: no warning
+	// until one is not readable by the group.
+	must(t, os.Chmod(good, 0o600))
+	res = checkConfig(context.Background(), testHost(t, goodSshd), path)
+	if !slices.ContainsFunc(res.Problems, func(p problem) bool {
+		return p.File == good && p.Severity == sevWarning && strings.HasPrefix(p.Message, "not readable by group root")
+	}) {
+		t.Errorf("no warning for a numbers file of mode 0600 in:\n%s", listFindings(res.Problems))
+	}
+	must(t, os.Chmod(good, 0o640))
 	if !res.failed() {
 		t.Error("check passes broken numbers files")
 	}

@@ -344,6 +344,7 @@ func (c *checker) numbersFiles() {
 		for _, p := range l.Problems {
 			c.res.Problems = append(c.res.Problems, problem{File: path, Line: p.Line, Key: p.Key, Message: p.Msg, Severity: sevProblem})
 		}
+		c.numbersFileGroup(path)
 		for _, e := range l.Entries {
 			if e.Problem != "" {
 				continue
@@ -354,6 +355,27 @@ func (c *checker) numbersFiles() {
 			}
 		}
 	}
+}
+
+// numbersFileGroup warns when the setgid helper, run by a caller without
+// root (a screen locker), cannot read a numbers file: it must be readable by
+// group pam-sms, as the config is.
+func (c *checker) numbersFileGroup(path string) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return
+	}
+	g, err := user.LookupGroup(c.host.Group)
+	if err == nil && g.Gid == strconv.FormatUint(uint64(st.Gid), 10) && fi.Mode().Perm()&0o040 != 0 {
+		return
+	}
+	c.res.Problems = append(c.res.Problems, problem{File: path, Severity: sevWarning, Message: fmt.Sprintf(
+		"not readable by group %s: logins checked by a caller without root (screen lockers) are denied "+
+			"(chown root:%s %s; chmod 0640 %s)", c.host.Group, c.host.Group, path, path)})
 }
 
 func userExists(name string) (bool, error) {

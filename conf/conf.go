@@ -41,6 +41,8 @@ type Config struct {
 	Gateway Gateway
 	Limits  Limits
 	Numbers map[string]smsclient.Number // user name -> number
+	// Directory is the [directory] section, nil when absent.
+	Directory *Directory
 }
 
 // Policy is the [policy] section.

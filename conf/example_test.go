@@ -55,7 +55,7 @@ func TestShippedDocumentsEveryKey(t *testing.T) {
 	for _, k := range md.Keys() {
 		set = append(set, k.String())
 	}
-	for _, table := range []string{"policy", "code", "gateway", "gateway.fields", "limits"} {
+	for _, table := range []string{"policy", "code", "gateway", "gateway.fields", "limits", "directory"} {
 		for _, key := range knownKeys(table) {
 			full := table + "." + key
 			commented := strings.Contains(string(data), "\n# "+key+" = ")

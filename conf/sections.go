@@ -25,7 +25,7 @@ const (
 
 // sectionNames lists the tables of the file in the order they are checked.
 func sectionNames() []string {
-	return []string{"policy", "code", "gateway", "limits", "numbers"}
+	return []string{"policy", "code", "gateway", "limits", "directory", "numbers"}
 }
 
 // knownKeys lists the keys a table may hold; nil means any (numbers, extra).
@@ -43,6 +43,8 @@ func knownKeys(table string) []string {
 		return []string{"id", "password", "number", "text", "sender"}
 	case "limits":
 		return []string{"window", "per_user", "per_number", "per_host", "daily", "state_dir"}
+	case "directory":
+		return directoryKeys()
 	}
 	return nil
 }
@@ -51,7 +53,7 @@ func knownKeys(table string) []string {
 // belongs in.
 func keyHint(table string) func(string) string {
 	return func(name string) string {
-		for _, other := range []string{"policy", "code", "gateway", "gateway.fields", "limits"} {
+		for _, other := range []string{"policy", "code", "gateway", "gateway.fields", "limits", "directory"} {
 			if other != table && slices.Contains(knownKeys(other), name) {
 				return "it belongs in [" + other + "]"
 			}
@@ -71,6 +73,7 @@ func (p *parser) config(root section) *Config {
 		Limits:  p.limits(p.sub(root, "limits")),
 		Numbers: p.numbers(p.sub(root, "numbers")),
 	}
+	cfg.Directory = p.directory(p.sub(root, "directory"))
 	for _, n := range root.sorted() {
 		if slices.Contains(sectionNames(), n.name) {
 			continue

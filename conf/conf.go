@@ -43,6 +43,8 @@ type Config struct {
 	Numbers map[string]smsclient.Number // user name -> number
 	// Directory is the [directory] section, nil when absent.
 	Directory *Directory
+	// Cost is the [cost] section: prices per country for pam-sms stats.
+	Cost Cost
 }
 
 // Policy is the [policy] section.

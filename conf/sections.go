@@ -25,7 +25,7 @@ const (
 
 // sectionNames lists the tables of the file in the order they are checked.
 func sectionNames() []string {
-	return []string{"policy", "code", "gateway", "limits", "directory", "numbers"}
+	return []string{"policy", "code", "gateway", "limits", "directory", "cost", "numbers"}
 }
 
 // knownKeys lists the keys a table may hold; nil means any (numbers, extra).
@@ -74,6 +74,7 @@ func (p *parser) config(root section) *Config {
 		Numbers: p.numbers(p.sub(root, "numbers")),
 	}
 	cfg.Directory = p.directory(p.sub(root, "directory"))
+	cfg.Cost = p.cost(p.sub(root, "cost"))
 	for _, n := range root.sorted() {
 		if slices.Contains(sectionNames(), n.name) {
 			continue

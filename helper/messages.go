@@ -19,6 +19,8 @@ type messages struct {
 	Refused      string // gateway answered with an error
 	GatewayBusy  string // gateway's own spam filter or quota
 	Internal     string
+
+	DirectoryDown string // the directory holding the number did not answer
 }
 
 var texts = map[string]messages{
@@ -36,6 +38,8 @@ var texts = map[string]messages{
 		Refused:      "The SMS service did not accept the code. Try again later or contact your administrator.",
 		GatewayBusy:  "The SMS service is not sending more codes right now. Try again later.",
 		Internal:     "Login by SMS code is not available. Contact your administrator.",
+
+		DirectoryDown: "The directory with your mobile number cannot be reached. Try again later.",
 	},
 	"de": {
 		CodeSent:     "Code gesendet an %s",
@@ -51,6 +55,8 @@ var texts = map[string]messages{
 		Refused:      "Der SMS-Dienst hat den Code nicht angenommen. Bitte später erneut versuchen oder an Ihren Administrator wenden.",
 		GatewayBusy:  "Der SMS-Dienst versendet gerade keine weiteren Codes. Bitte später erneut versuchen.",
 		Internal:     "Die Anmeldung per SMS-Code ist nicht verfügbar. Bitte wenden Sie sich an Ihren Administrator.",
+
+		DirectoryDown: "Das Verzeichnis mit Ihrer Mobilfunknummer ist nicht erreichbar. Bitte später erneut versuchen.",
 	},
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/pam-sms/pam_sms/numsource"
 	"github.com/pam-sms/pam_sms/policy"
 	"github.com/pam-sms/pam_sms/smsclient"
+	"github.com/pam-sms/pam_sms/usage"
 )
 
 // answerGrace is how long after a code expires the helper still waits for an
@@ -85,10 +86,25 @@ func (s *session) serve() int {
 	// only for a user who must enter a code: an exempt login never opens
 	// them. One that cannot be used denies, as a broken config does.
 	d, err := policy.DecideLookup(context.Background(), cfg, s.req, acct, numsource.Chain(cfg))
+	if errors.Is(err, numsource.ErrDirectoryUnavailable) {
+		// Like the gateway: a directory that does not answer follows
+		// fail_mode. Any other directory error (bind refused, certificate
+		// not verified) is a broken setup and denies below.
+		if cfg.Policy.FailMode == conf.FailSafe {
+			s.log.warn("directory unavailable; fail_mode is \"safe\": login passes without SMS", s.who("error", err)...)
+			return pamIgnore
+		}
+		s.log.err("denied: directory unavailable", s.who("error", err)...)
+		s.tell(msgs.DirectoryDown)
+		return pamAuthinfoUnavail
+	}
 	if err != nil {
 		s.log.err("denied: number source unusable", s.who("error", err)...)
 		s.tell(msgs.Internal)
 		return pamSystemErr
+	}
+	if d.Outcome == policy.Challenge && strings.HasPrefix(d.Source, numsource.CacheWhere) {
+		s.log.warn(numsource.CacheWhere, s.who("number", d.Number, "source", d.Source)...)
 	}
 	switch d.Outcome {
 	case policy.Exempt:
@@ -205,9 +221,10 @@ func (s *session) challenge(cfg *conf.Config, number smsclient.Number, msgs mess
 func (s *session) sendCode(cfg *conf.Config, client *smsclient.Client, store *limits.Store,
 	number smsclient.Number, msgs messages) ([]byte, time.Time, int) {
 	keys := limits.Keys{User: s.account, Number: number.Digits(), Host: s.limitHost()}
-	if err := store.Take(cfg.Limits.Limits, keys, time.Now()); err != nil {
+	if err := s.take(cfg, store, keys); err != nil {
 		var exceeded *limits.ExceededError
 		if errors.As(err, &exceeded) {
+			s.record(cfg, usage.RefusedLimit, number, "", 0)
 			s.log.warn("denied: limit reached", s.who("limit", exceeded.Limit, "number", number)...)
 			s.tell(msgs.Limited)
 			return nil, time.Time{}, pamAuthErr
@@ -227,10 +244,12 @@ func (s *session) sendCode(cfg *conf.Config, client *smsclient.Client, store *li
 	start := time.Now()
 	res := client.Send(ctx, number, text)
 	if res.Class == smsclient.Sent {
+		s.record(cfg, usage.Sent, number, gatewayName(cfg.Gateway), time.Since(start))
 		s.log.dbg("code sent", s.who("number", number, "status", res.Status, "ms", time.Since(start).Milliseconds())...)
 		return code, start, 0
 	}
 	clear(code)
+	s.record(cfg, usage.Failed, number, gatewayName(cfg.Gateway), time.Since(start))
 	kv := s.who("number", number, "class", res.Class, "status", res.Status, "reply", res.Body)
 	if res.Err != nil {
 		kv = append(kv, "error", res.Err)

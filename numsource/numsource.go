@@ -1,15 +1,12 @@
 // Package numsource finds the mobile number of a user who must enter a code,
 // in the sources of SPEC section 7, in order: [numbers] in the config, then
-// each file of policy.numbers_files; the first source that has the user wins.
+// each file of policy.numbers_files, then the directory ([directory],
+// Directory); the first source that has the user wins.
 //
 // It is the step between policy's two halves: policy.Exemption decides
 // without any number, and only for an enforced user does the helper ask the
 // sources, so a login that needs no number never opens a numbers file.
 // policy.Decide stays pure (no I/O); the lookup happens around it.
-//
-// The directory (LDAP) becomes the third source by appending a Source to the
-// list Sources returns: Lookup, the helper, pam-sms explain and pam-sms
-// numbers then use it without change.
 package numsource
 
 import (
@@ -68,12 +65,15 @@ func (r Result) Why() string {
 }
 
 // Sources lists the sources of cfg in the order they are asked: [numbers],
-// then the numbers files. Nothing is opened here.
+// then the numbers files, then [directory]. Nothing is opened here.
 func Sources(cfg *conf.Config) []Source {
 	srcs := make([]Source, 0, 1+len(cfg.Policy.NumbersFiles))
 	srcs = append(srcs, Config{cfg})
 	for _, path := range cfg.Policy.NumbersFiles {
 		srcs = append(srcs, File{Path: path})
+	}
+	if cfg.Directory != nil {
+		srcs = append(srcs, Directory{Dir: cfg.Directory, Path: cfg.Path, StateDir: cfg.Limits.StateDir})
 	}
 	return srcs
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"net/url"
+	"time"
+
+	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/limits"
+	"github.com/pam-sms/pam_sms/smsclient"
+	"github.com/pam-sms/pam_sms/usage"
+)
+
+// record appends one usage record (pam-sms stats) for a send attempt. The
+// record is bookkeeping: the limits are the guard. A record that cannot be
+// written is logged at warning and the login goes on as it would have.
+func (s *session) record(cfg *conf.Config, outcome usage.Outcome, number smsclient.Number, gateway string, took time.Duration) {
+	r := usage.Record{Time: time.Now(), Outcome: outcome, Gateway: gateway, Country: conf.CountryCode(number),
+		Duration: took, User: s.account}
+	if err := usage.Append(cfg.Limits.StateDir, r); err != nil {
+		s.log.warn("usage record not written", s.who("error", err)...)
+	}
+}
+
+// gatewayName names the gateway in usage records: the host (and port) of its
+// URL, which is what an administrator recognises in the config.
+func gatewayName(gw conf.Gateway) string {
+	u, err := url.Parse(gw.URL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Host
+}
+
+// take is store.Take with the daily quota warnings: when daily is set, a send
+// that takes the day's count across 80 % of it, and the one that takes the
+// last slot, log a warning. Each helper reads the day count before and after
+// its Take and warns when a threshold lies in between: the taker of the
+// threshold's slot always does, and only helpers whose Takes overlap it in
+// time can repeat the line. Nothing is stored to remember a warning, so one
+// that was logged stays logged once per helper that crossed it, and a day
+// without a crossing (a quota lowered in the middle of it) has none.
+func (s *session) take(cfg *conf.Config, store *limits.Store, keys limits.Keys) error {
+	now := time.Now()
+	daily := cfg.Limits.Daily
+	before := dayCount(store, cfg.Limits.Limits, now, daily)
+	if err := store.Take(cfg.Limits.Limits, keys, now); err != nil {
+		return err
+	}
+	if before < 0 {
+		return nil
+	}
+	after := dayCount(store, cfg.Limits.Limits, now, daily)
+	for _, q := range crossed(daily, before, after) {
+		s.log.warn(q.msg, "daily", daily, "sent_today", after, "percent", q.percent)
+	}
+	return nil
+}
+
+// crossed returns the quota levels of daily that a day count going from
+// before to after reached.
+func crossed(daily, before, after int) []quotaLevel {
+	var out []quotaLevel
+	for _, q := range quotaLevels(daily) {
+		if before < q.count && q.count <= after {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// dayCount is today's count of sends, or -1 when there is no daily limit or
+// it cannot be read (the warnings are then left out; Take decides).
+func dayCount(store *limits.Store, l limits.Limits, now time.Time, daily int) int {
+	if daily <= 0 {
+		return -1
+	}
+	c, err := store.Count(l, limits.Keys{}, now)
+	if err != nil {
+		return -1
+	}
+	return c.Daily
+}
+
+type quotaLevel struct {
+	count   int // the day count that reaches it
+	percent int
+	msg     string
+}
+
+// quotaLevels are the counts at which daily warns: 80 % (rounded up, at
+// least 1) and 100 %. With a daily of 1 to 4 both are the same send, which
+// logs the 100 % line alone.
+func quotaLevels(daily int) []quotaLevel {
+	eighty := (daily*8 + 9) / 10
+	levels := []quotaLevel{{daily, 100, "daily SMS quota used up: further logins needing a code are refused until midnight UTC"}}
+	if eighty < daily {
+		levels = append([]quotaLevel{{eighty, 80, "daily SMS quota 80% used"}}, levels...)
+	}
+	return levels
+}

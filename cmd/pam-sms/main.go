@@ -58,7 +58,7 @@ func failf(code int, format string, args ...any) error {
 var errUsage = errors.New("usage")
 
 func commands() []*command {
-	return []*command{checkCmd, explainCmd, numbersCmd, sendTestCmd, tryCmd, enableCmd, disableCmd, doctorCmd, limitsCmd, pruneCmd, demoCmd}
+	return []*command{checkCmd, explainCmd, numbersCmd, sendTestCmd, tryCmd, enableCmd, disableCmd, doctorCmd, limitsCmd, pruneCmd, statsCmd, demoCmd}
 }
 
 func main() {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/limits"
+	usagerec "github.com/pam-sms/pam_sms/usage"
 )
 
 var pruneCmd = &command{
@@ -16,7 +18,8 @@ var pruneCmd = &command{
 	LongHelp: `"prune" removes from state_dir what no longer counts against any limit:
 the counters of users, numbers and client addresses without a send in the
 last 24 hours, the totals of other days, temporary files of logins that
-died, and the files of an older pam_sms. It prints how many files of each
+died, the files of an older pam_sms, and the usage records (pam-sms
+stats) of days more than 400 days ago. It prints how many files of each
 kind went, never which. The state directory would otherwise grow with
 every user, number and client address ever seen; the packages run this
 daily from pam-sms-prune.timer.
@@ -44,7 +47,8 @@ type pruneReport struct {
 	Day      int    `json:"day"`
 	Temp     int    `json:"temp"`
 	Legacy   int    `json:"legacy"`
-	Busy     int    `json:"busy"` // counters skipped: a login held them
+	Busy     int    `json:"busy"`  // counters skipped: a login held them
+	Usage    int    `json:"usage"` // usage record days past usagerec.Retention
 }
 
 func runPrune(_ context.Context, env *cliEnv, c *command, args []string) error {
@@ -70,9 +74,12 @@ func runPrune(_ context.Context, env *cliEnv, c *command, args []string) error {
 		return failf(exitProblem, "%v", err)
 	}
 	defer store.Close()
-	p, pruneErr := store.Prune(time.Now())
-	rep := pruneReport{StateDir: cfg.Limits.StateDir, Removed: p.Removed(), User: p.User, Number: p.Number,
-		Host: p.Host, Day: p.Day, Temp: p.Temp, Legacy: p.Legacy, Busy: p.Busy}
+	now := time.Now()
+	p, pruneErr := store.Prune(now)
+	u, usageErr := usagerec.Prune(cfg.Limits.StateDir, now)
+	pruneErr = errors.Join(pruneErr, usageErr)
+	rep := pruneReport{StateDir: cfg.Limits.StateDir, Removed: p.Removed() + u, User: p.User, Number: p.Number,
+		Host: p.Host, Day: p.Day, Temp: p.Temp, Legacy: p.Legacy, Busy: p.Busy, Usage: u}
 	if *asJSON {
 		if err := writeJSON(env.Stdout, rep); err != nil {
 			return err
@@ -81,6 +88,9 @@ func runPrune(_ context.Context, env *cliEnv, c *command, args []string) error {
 		fmt.Fprintf(env.Stdout, "%s: removed %d files: %d user, %d number and %d client address counters, "+
 			"%d day totals, %d temporary files, %d of an older version; %d counters in use skipped\n",
 			rep.StateDir, rep.Removed, rep.User, rep.Number, rep.Host, rep.Day, rep.Temp, rep.Legacy, rep.Busy)
+		if rep.Usage > 0 {
+			fmt.Fprintf(env.Stdout, "%s: removed %d days of usage records\n", rep.StateDir, rep.Usage)
+		}
 	}
 	if pruneErr != nil {
 		return failf(exitFailed, "%v", pruneErr)

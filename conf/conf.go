@@ -78,6 +78,10 @@ type Code struct {
 type Gateway struct {
 	smsclient.Config
 	PasswordFile string
+	// ProxyPasswordFile fills ProxyPassword; HeaderFiles maps a header
+	// name to the file whose first line is its value (SecretHeaders).
+	ProxyPasswordFile string
+	HeaderFiles       map[string]string
 }
 
 // Limits is the [limits] section.

@@ -581,7 +581,8 @@ func TestSuggest(t *testing.T) {
 		{"timout", "timeout"},
 		{"ratelimited", "rate_limited"},
 		{"x", ""},
-		{"proxy", ""},
+		{"proxi", "proxy"},
+		{"sms_proxy", ""},
 		{strings.Repeat("a", 100), ""},
 	}
 	for _, tt := range tests {

@@ -37,8 +37,8 @@ func knownKeys(table string) []string {
 	case "code":
 		return []string{"digits", "validity", "attempts", "resends", "language", "message"}
 	case "gateway":
-		return []string{"url", "method", "id", "password", "password_file", "sender", "timeout",
-			"success", "rate_limited", "ca_file", "number_format", "fields", "extra"}
+		return append([]string{"url", "method", "id", "password", "password_file", "sender", "timeout",
+			"success", "rate_limited", "ca_file", "number_format", "fields", "extra"}, reachKeys()...)
 	case "gateway.fields":
 		return []string{"id", "password", "number", "text", "sender"}
 	case "limits":
@@ -279,6 +279,7 @@ func (p *parser) gateway(s section) Gateway {
 	g.NumberFormat = p.numberFormat(s)
 	g.Fields = p.fields(p.sub(s, "fields"))
 	g.Extra = p.extra(p.sub(s, "extra"), g.Fields)
+	p.reach(s, &g)
 	p.unknown(s, knownKeys("gateway"), keyHint("gateway"))
 
 	if p.files && pwOK && g.PasswordFile != "" {

@@ -61,6 +61,15 @@ type Config struct {
 	NumberFormat NumberFormat
 	Fields       Fields
 	Extra        map[string]string
+
+	// SPEC section 8.
+	Proxy         string            // "" = direct; http://[USER@]HOST:PORT
+	ProxyPassword string            // with a user in Proxy: Basic proxy credentials
+	Headers       map[string]string // [gateway.headers]
+	SecretHeaders map[string]string // [gateway.header_files]: values read from files, never shown
+	Auth          string            // "" or AuthBasic
+	Body          string            // "" or BodyForm, or BodyJSON (POST only)
+	MessageID     *regexp.Regexp    // first capture group = the gateway's id of the SMS; nil = none
 }
 
 // Class is the outcome of one send.
@@ -94,6 +103,9 @@ type Result struct {
 	Status int    // HTTP status, 0 when unreachable
 	Body   string // first non-blank line of the body, printable, at most 200 bytes, for logs
 	Err    error  // transport error when Unreachable; also a body read error or an invalid number
+	// MessageID is the gateway's id of a sent SMS (Config.MessageID),
+	// printable and at most 64 bytes; "" when none.
+	MessageID string
 }
 
 // Client sends messages. It is safe for concurrent use; concurrent sends run
@@ -111,9 +123,10 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // New checks cfg and builds the HTTP client: TLS 1.2 or later with
 // verification always on, the system CA bundle plus CAFile,
-// no proxy, no redirects (a 3xx answer is Failed), HTTP/1.1 with keep-alive.
-// Nothing comes from the environment: not SSL_CERT_FILE or SSL_CERT_DIR, not
-// HTTP_PROXY or HTTPS_PROXY, since the setgid helper's caller sets those.
+// only the configured proxy, no redirects (a 3xx answer is Failed), HTTP/1.1
+// with keep-alive. Nothing comes from the environment: not SSL_CERT_FILE or
+// SSL_CERT_DIR, not HTTP_PROXY or HTTPS_PROXY, since the setgid helper's
+// caller sets those.
 func New(cfg Config) (*Client, error) {
 	d := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
 	return newClient(cfg, d.DialContext)
@@ -123,10 +136,14 @@ func New(cfg Config) (*Client, error) {
 // reading the CA file and the system roots is left to New, which only the
 // logins that send a code pay for.
 func Check(cfg Config) error {
-	if _, err := checkURL(cfg.URL); err != nil {
+	endpoint, err := checkURL(cfg.URL)
+	if err != nil {
 		return err
 	}
-	return checkConfig(cfg)
+	if err := checkConfig(cfg); err != nil {
+		return err
+	}
+	return checkReach(cfg, endpoint)
 }
 
 func newClient(cfg Config, dial dialFunc) (*Client, error) {
@@ -137,7 +154,16 @@ func newClient(cfg Config, dial dialFunc) (*Client, error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
-	cfg.Extra = maps.Clone(cfg.Extra) // the caller may change its map while sends run
+	if err := checkReach(cfg, endpoint); err != nil {
+		return nil, err
+	}
+	proxy, err := proxyFunc(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The caller may change its maps while sends run.
+	cfg.Extra = maps.Clone(cfg.Extra)
+	cfg.Headers, cfg.SecretHeaders = maps.Clone(cfg.Headers), maps.Clone(cfg.SecretHeaders)
 	var extra *x509.CertPool
 	if cfg.CAFile != "" {
 		if extra, err = loadCAFile(cfg.CAFile); err != nil {
@@ -158,7 +184,7 @@ func newClient(cfg Config, dial dialFunc) (*Client, error) {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	transport := &http.Transport{
-		Proxy:               nil,
+		Proxy:               proxy,
 		DialContext:         dial,
 		TLSClientConfig:     tlsConfig,
 		Protocols:           &protocols,
@@ -233,9 +259,13 @@ func checkConfig(cfg Config) error {
 // checkFields makes sure every value that is sent has a field name and that
 // no two fields share one: the gateway would see only one of them.
 func checkFields(cfg Config) error {
+	id, password := cfg.ID, cfg.Password
+	if cfg.Auth == AuthBasic { // sent as credentials, not as fields
+		id, password = "", ""
+	}
 	named := []struct{ key, name, value string }{
-		{"fields.id", cfg.Fields.ID, cfg.ID},
-		{"fields.password", cfg.Fields.Password, cfg.Password},
+		{"fields.id", cfg.Fields.ID, id},
+		{"fields.password", cfg.Fields.Password, password},
 		{"fields.number", cfg.Fields.Number, "always"},
 		{"fields.text", cfg.Fields.Text, "always"},
 		{"fields.sender", cfg.Fields.Sender, cfg.Sender},
@@ -374,21 +404,22 @@ func (c *Client) Send(ctx context.Context, to Number, text string) Result {
 
 func (c *Client) newRequest(ctx context.Context, to Number, text string) (*http.Request, error) {
 	u := *c.endpoint
-	form := c.encodeFields(to, text, false)
+	payload, contentType := c.encodeBody(to, text, false)
 	var body io.Reader
 	if c.cfg.Method == http.MethodGet {
-		u.RawQuery = joinQuery(u.RawQuery, form)
+		u.RawQuery = joinQuery(u.RawQuery, payload)
 	} else {
-		body = strings.NewReader(form)
+		body = strings.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, c.cfg.Method, u.String(), body)
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", formType)
-	}
 	req.Header.Set("User-Agent", "pam_sms")
+	c.setHeaders(req.Header)
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
 	// The transport replays an idempotent (GET) request by itself when a
 	// reused connection breaks, even after the request was written. A GET
 	// never reuses a connection, so it is never replayed.
@@ -403,33 +434,28 @@ func joinQuery(a, b string) string {
 	return a + "&" + b
 }
 
-// encodeFields writes the form in a fixed order: id, password, number, text,
-// sender, then the extra fields by name. With redact the password value is
-// replaced, for DescribeRequest.
-func (c *Client) encodeFields(to Number, text string, redact bool) string {
+// encodeBody returns the query or body and its content type: a JSON
+// object for body = "json", else the form (see fieldList for the order).
+func (c *Client) encodeBody(to Number, text string, redact bool) (string, string) {
+	fields := c.fieldList(to, text, redact)
+	if c.cfg.Body == BodyJSON {
+		return encodeJSON(fields), jsonType
+	}
+	return encodeForm(fields, redact), formType
+}
+
+// encodeForm writes the fields as a form; a redacted value stays readable.
+func encodeForm(fields []field, redact bool) string {
 	var b strings.Builder
-	add := func(name, value string) {
-		if b.Len() > 0 {
+	for i, f := range fields {
+		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(url.QueryEscape(name) + "=" + value)
-	}
-	f := c.cfg.Fields
-	if c.cfg.ID != "" {
-		add(f.ID, url.QueryEscape(c.cfg.ID))
-	}
-	if c.cfg.Password != "" && redact {
-		add(f.Password, redacted)
-	} else if c.cfg.Password != "" {
-		add(f.Password, url.QueryEscape(c.cfg.Password))
-	}
-	add(f.Number, url.QueryEscape(to.Format(c.cfg.NumberFormat)))
-	add(f.Text, url.QueryEscape(text))
-	if c.cfg.Sender != "" {
-		add(f.Sender, url.QueryEscape(c.cfg.Sender))
-	}
-	for _, name := range sortedKeys(c.cfg.Extra) {
-		add(name, url.QueryEscape(c.cfg.Extra[name]))
+		v := url.QueryEscape(f.value)
+		if redact && f.value == redacted {
+			v = redacted
+		}
+		b.WriteString(url.QueryEscape(f.name) + "=" + v)
 	}
 	return b.String()
 }
@@ -443,11 +469,11 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// refusedAtDial reports a connection refused while connecting: the request
-// did not leave this host.
+// refusedAtDial reports a connection refused while connecting to the
+// gateway or to the proxy ("proxyconnect"): the request did not leave this host.
 func refusedAtDial(err error) bool {
 	op, ok := errors.AsType[*net.OpError](err)
-	return ok && op.Op == "dial" && errors.Is(err, syscall.ECONNREFUSED)
+	return ok && (op.Op == "dial" || op.Op == "proxyconnect") && errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // sleep waits d unless ctx ends first or would end before d is over; it
@@ -473,6 +499,9 @@ func (c *Client) result(resp *http.Response, to Number, text string) Result {
 		Class:  Classify(resp.StatusCode, body, c.cfg.Success, c.cfg.RateLimited),
 		Status: resp.StatusCode,
 		Body:   truncate(c.scrub(firstLine(body), to, text), maxResultBody),
+	}
+	if r.Class == Sent {
+		r.MessageID = c.messageID(body, to, text)
 	}
 	if err != nil {
 		// What was read is classified; a cut-off answer is noted in Err.
@@ -515,7 +544,7 @@ func (c *Client) safeURL() string {
 // form the request carried them) from s, in case the gateway echoes them.
 func (c *Client) scrub(s string, to Number, text string) string {
 	var pairs []string
-	for _, secret := range []string{c.cfg.Password, text} {
+	for _, secret := range append(c.secrets(), text) {
 		if secret == "" {
 			continue
 		}
@@ -580,21 +609,24 @@ func Classify(status int, body []byte, success, rateLimited *regexp.Regexp) Clas
 // send-test: method, URL and fields exactly as encoded, with the password
 // value replaced by ********.
 func (c *Client) DescribeRequest(to Number, text string) string {
-	form := c.encodeFields(to, text, true)
+	payload, contentType := c.encodeBody(to, text, true)
 	u := *c.endpoint
+	headers := c.describeHeaders()
 	if c.cfg.Method == http.MethodGet {
-		u.RawQuery = joinQuery(u.RawQuery, form)
-		return c.redactPassword(http.MethodGet + " " + u.String())
+		u.RawQuery = joinQuery(u.RawQuery, payload)
+		return c.redactPassword(http.MethodGet + " " + u.String() + headers)
 	}
-	return c.redactPassword(http.MethodPost + " " + u.String() + "\nContent-Type: " + formType + "\n\n" + form)
+	return c.redactPassword(http.MethodPost + " " + u.String() + "\nContent-Type: " + contentType + headers + "\n\n" + payload)
 }
 
 // redactPassword hides the password where the administrator also wrote it
 // elsewhere, e.g. into the URL.
 func (c *Client) redactPassword(s string) string {
-	if c.cfg.Password == "" {
-		return s
+	var pairs []string
+	for _, p := range c.secrets() {
+		if p != "" {
+			pairs = append(pairs, p, redacted, url.QueryEscape(p), redacted, url.PathEscape(p), redacted)
+		}
 	}
-	p := c.cfg.Password
-	return strings.NewReplacer(p, redacted, url.QueryEscape(p), redacted, url.PathEscape(p), redacted).Replace(s)
+	return strings.NewReplacer(pairs...).Replace(s)
 }

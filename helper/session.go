@@ -244,8 +244,16 @@ func (s *session) sendCode(cfg *conf.Config, client *smsclient.Client, store *li
 	start := time.Now()
 	res := client.Send(ctx, number, text)
 	if res.Class == smsclient.Sent {
-		s.record(cfg, usage.Sent, number, gatewayName(cfg.Gateway), time.Since(start))
-		s.log.dbg("code sent", s.who("number", number, "status", res.Status, "ms", time.Since(start).Milliseconds())...)
+		took := time.Since(start)
+		s.record(cfg, usage.Sent, number, gatewayName(cfg.Gateway), took)
+		// One info line per SMS, so that log pipelines can count them;
+		// without rhost, so that each login keeps one decision line.
+		kv := []any{"user", s.req.User}
+		if s.account != "" && s.account != s.req.User {
+			kv = append(kv, "account", s.account)
+		}
+		s.log.info("sms sent", append(kv, "number", number, "gateway", gatewayName(cfg.Gateway),
+			"message_id", res.MessageID, "status", res.Status, "ms", took.Milliseconds())...)
 		return code, start, 0
 	}
 	clear(code)

@@ -206,9 +206,15 @@ func maskSecrets(desc, passwordField string) (string, *strings.Replacer) {
 			lines[0] += "#" + frag
 		}
 	}
-	// A POST's form body is the last line, after the blank one.
+	// Header lines follow the request line. A POST's form or JSON body is
+	// the last line, after the blank one.
+	maskHeaderLines(lines, passwordField, &pairs)
 	if n := len(lines); n >= 3 && lines[n-2] == "" {
-		lines[n-1] = maskQuery(lines[n-1])
+		if strings.HasPrefix(lines[n-1], "{") {
+			lines[n-1] = maskJSONBody(lines[n-1], passwordField, &pairs)
+		} else {
+			lines[n-1] = maskQuery(lines[n-1])
+		}
 	}
 	// Longer values first, so that a secret containing another is hidden whole.
 	sortByLength(pairs)

@@ -51,7 +51,7 @@ func (s *session) take(cfg *conf.Config, store *limits.Store, keys limits.Keys) 
 	}
 	after := dayCount(store, cfg.Limits.Limits, now, daily)
 	for _, q := range crossed(daily, before, after) {
-		s.log.warn(q.msg, "daily", daily, "sent_today", after, "percent", q.percent)
+		s.log.warn(q.msg, s.who("daily", daily, "sent_today", after, "percent", q.percent)...)
 	}
 	return nil
 }

@@ -19,7 +19,7 @@ demo_pkgs="gcc libpam0g-dev"
 # Tests: openssh-server tmux pamtester util-linux sudo (e2e); lintian rpm rpm2cpio
 # cpio rpmlint python3-magic mmdebstrap (test/packaging); slapd ldap-utils
 # (test/internal/slapd runs private instances; see below for the system one).
-test_pkgs="openssh-server tmux pamtester util-linux sudo \
+test_pkgs="openssh-server tmux pamtester util-linux sudo fail2ban \
 	lintian rpm rpm2cpio cpio rpmlint python3-magic mmdebstrap \
 	slapd ldap-utils"
 

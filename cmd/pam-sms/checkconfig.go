@@ -122,6 +122,7 @@ func checkConfig(ctx context.Context, h *host, path string) checkResult {
 	c.exemptUsers()
 	c.numbers()
 	c.numbersFiles()
+	c.directory()
 	c.lockout()
 	for _, w := range warnings(cfg) {
 		c.add(sevWarning, w.Key, "%s", w.Message)
@@ -419,6 +420,11 @@ func (c *checker) lockout() {
 		// As the helper decides, numbers files included; a file it
 		// cannot use denies too.
 		d, err := policy.DecideLookup(c.ctx, &strict, policy.Request{User: name}, acct, lookup)
+		if errors.Is(err, numsource.ErrDirectoryUnavailable) {
+			// One timeout, not one per user.
+			c.add(sevWarning, "directory.uri", "cannot count the users without a number: %v", err)
+			return
+		}
 		if err != nil || d.Outcome == policy.DenyNoNumber {
 			locked = append(locked, name)
 		}
@@ -436,6 +442,24 @@ func (c *checker) lockout() {
 			"is locked out of the services that use pam_sms; %s. Before enabling: %s", who, fix)
 	case len(locked) > 0:
 		c.add(sevWarning, "policy.missing_number", "%s. Before enabling: %s", who, fix)
+	}
+}
+
+// directory checks the files [directory] names as a lookup reads them
+// (conf.Directory.Resolve): the bind password file, the client certificate
+// and key, ca_file. Its keys were checked with the rest of the file.
+func (c *checker) directory() {
+	if c.cfg.Directory == nil {
+		return
+	}
+	_, err := c.cfg.Directory.Resolve(c.cfg.Path)
+	var ce *conf.Error
+	if errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			c.add(sevProblem, p.Key, "%s: every login that needs the directory is denied", p.Msg)
+		}
+	} else if err != nil {
+		c.add(sevProblem, "directory", "%v", err)
 	}
 }
 

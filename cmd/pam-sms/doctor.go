@@ -22,9 +22,12 @@ import (
 	"time"
 
 	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/directory"
 	"github.com/pam-sms/pam_sms/internal/execpath"
+	"github.com/pam-sms/pam_sms/numsource"
 	"github.com/pam-sms/pam_sms/pamstack"
 	"github.com/pam-sms/pam_sms/policy"
+	"github.com/pam-sms/pam_sms/smsclient"
 )
 
 var doctorCmd = &command{
@@ -154,6 +157,9 @@ func (d *doctor) run(configPath, pamDir string) *doctorReport {
 	rep.add(sshdItem)
 	if cfg != nil {
 		rep.add(d.gateway(cfg))
+		if cfg.Directory != nil {
+			rep.add(d.directory(cfg))
+		}
 		rep.add(d.users(cfg)...)
 		if sshd != nil {
 			rep.add(d.keyOnly(cfg)...)
@@ -506,7 +512,8 @@ func (d *doctor) users(cfg *conf.Config) []item {
 	}
 	names, missing, err := d.missingNumbers(cfg)
 	if err != nil {
-		return append(items, item{Status: statusWarn, Check: "users", Message: "cannot list users: " + err.Error(), Fix: "getent passwd shows why"})
+		return append(items, item{Status: statusWarn, Check: "users", Message: "cannot count the users without a number: " + err.Error(),
+			Fix: "getent passwd, pam-sms check and pam-sms explain USER show why"})
 	}
 	if len(missing) == 0 {
 		return append(items, item{Status: statusOK, Check: "users",
@@ -528,9 +535,12 @@ func (d *doctor) users(cfg *conf.Config) []item {
 }
 
 // missingNumbers lists the users who can log in and those of them who are
-// enforced and have no number. It asks policy.Decide for a remote login
-// from outside trusted_networks, so that only group membership, exemptions
-// and the number count.
+// enforced and have no number. It decides as the helper does
+// (policy.DecideLookup with the number sources: [numbers], the numbers files,
+// [directory]) for a remote login from outside trusted_networks, so that
+// only group membership, exemptions and the number count. A source that
+// cannot be used stops the count (a directory down costs one timeout, not
+// one per user).
 func (d *doctor) missingNumbers(cfg *conf.Config) (names, missing []string, err error) {
 	names, err = d.host.Users(d.ctx)
 	if err != nil {
@@ -538,17 +548,89 @@ func (d *doctor) missingNumbers(cfg *conf.Config) (names, missing []string, err 
 	}
 	strict := *cfg
 	strict.Policy.TrustLocal = false
+	lookup := numsource.Chain(&strict)
 	for _, name := range names {
 		acct, err := policy.LookupAccount(name)
 		if err != nil {
 			continue
 		}
-		switch policy.Decide(&strict, policy.Request{User: name}, acct).Outcome {
+		dec, err := policy.DecideLookup(d.ctx, &strict, policy.Request{User: name}, acct, lookup)
+		if err != nil {
+			return names, nil, fmt.Errorf("number of %s: %w", name, err)
+		}
+		switch dec.Outcome {
 		case policy.DenyNoNumber, policy.IgnoreNoNumber:
 			missing = append(missing, name)
 		}
 	}
 	return names, missing, nil
+}
+
+// directory binds to [directory] and looks up one enforced user without a
+// number in [numbers] or the numbers files (or, when there is none, a name
+// no entry has), as a login does: one search. The number is masked.
+func (d *doctor) directory(cfg *conf.Config) item {
+	const check = "directory"
+	dc, err := cfg.Directory.Resolve(cfg.Path)
+	if err != nil {
+		return item{Status: statusFail, Check: check, Message: strings.ReplaceAll(err.Error(), "\n", "; ") +
+			": every login that needs the directory is denied", Fix: "pam-sms check lists the problems at their lines"}
+	}
+	name := d.directoryUser(cfg)
+	probe := name
+	if probe == "" {
+		probe = "pam-sms-doctor-probe"
+	}
+	res, err := directory.Lookup(d.ctx, dc, probe)
+	switch {
+	case errors.Is(err, directory.ErrUnavailable):
+		effect := "logins that need it are denied (fail_mode \"secure\")"
+		if cfg.Policy.FailMode == conf.FailSafe {
+			effect = "logins that need it pass without a code (fail_mode \"safe\")"
+		}
+		return item{Status: statusFail, Check: check, Message: "unavailable: " + err.Error() + "; " + effect,
+			Fix: "check directory.uri, the network and the server; directory.timeout bounds the wait"}
+	case err != nil:
+		return item{Status: statusFail, Check: check, Message: err.Error() + ": every login that needs the directory is denied",
+			Fix: "check directory.bind_dn, bind_password_file, client_cert, ca_file and base"}
+	case name == "":
+		return item{Status: statusOK, Check: check, Message: "bind and search on " + res.URI + " work (no enforced user needs the directory)"}
+	case res.Status == directory.Found:
+		n, perr := smsclient.ParseNumber(res.Value)
+		if perr != nil {
+			return item{Status: statusWarn, Check: check, Message: fmt.Sprintf("%s: %s in %s of %q is not a valid number: %s",
+				res.URI, name, res.Attribute, res.DN, conf.NumberMessage(perr, res.Value)), Fix: "correct the entry in the directory"}
+		}
+		return item{Status: statusOK, Check: check, Message: fmt.Sprintf("%s: %s has %s in %s", res.URI, name, n.Masked(), res.Attribute)}
+	}
+	return item{Status: statusWarn, Check: check, Message: fmt.Sprintf("bind and search on %s work, but %s has %s", res.URI, name, res.Status),
+		Fix: "check directory.base, filter and attribute, or add the number to the entry"}
+}
+
+// directoryUser is the first enforced user who can log in and has no number
+// in [numbers] or the numbers files, or "".
+func (d *doctor) directoryUser(cfg *conf.Config) string {
+	names, err := d.host.Users(d.ctx)
+	if err != nil {
+		return ""
+	}
+	strict := *cfg
+	strict.Policy.TrustLocal = false
+	strict.Directory = nil
+	lookup := numsource.Chain(&strict)
+	for _, name := range names {
+		acct, err := policy.LookupAccount(name)
+		if err != nil {
+			continue
+		}
+		if _, exempt := policy.Exemption(&strict, policy.Request{User: name}, acct); exempt {
+			continue
+		}
+		if r, err := lookup(d.ctx, name); err == nil && !r.Found {
+			return name
+		}
+	}
+	return ""
 }
 
 // keyOnly warns about enforced accounts that sshd lets in with a key alone

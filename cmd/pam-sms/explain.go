@@ -21,15 +21,19 @@ var explainCmd = &command{
 (policy.Decide), and says why: exempt (a break-glass account in exempt_users
 or exempt_groups, not in the enforced groups, client in trusted_networks,
 local login with trust_local), a code would be sent to the
-masked number (and where the number comes from: [numbers] in the config
-or a numbers file and its line), or denied for lack of a number (and why:
-in no source, or an invalid number at a file and line). --rhost sets the client
+masked number (and where the number comes from: [numbers] in the config,
+a numbers file and its line, or [directory] with its server, entry and
+attribute), or denied for lack of a number (and why: in no source, or an
+invalid number at a file and line or in the directory). The directory is
+searched as at a login (one search); when it cannot be reached, the outcome
+is directory-unavailable and the result what fail_mode makes of it. --rhost sets the client
 address (PAM_RHOST) to assume; without it the login is local (console, su).
 It also tells whether a rate limit would refuse the send right now.
 Nothing is sent and no counter changes.
 
 Exit status 0 when a decision was made, 1 for a user unknown to the system,
-3 when the configuration or a numbers file the user needs is not usable.
+3 when the configuration or a number source the user needs is not usable
+(the directory unreachable included).
 
 Examples:
   pam-sms explain alice
@@ -80,7 +84,7 @@ func runExplain(ctx context.Context, env *cliEnv, c *command, args []string) err
 	switch ex.Outcome {
 	case "user-unknown":
 		return &exitError{code: exitFailed, err: errors.New("")}
-	case outcomeSourceError:
+	case outcomeSourceError, outcomeDirectoryDown:
 		return &exitError{code: exitProblem, err: errors.New("")}
 	}
 	return nil
@@ -89,6 +93,10 @@ func runExplain(ctx context.Context, env *cliEnv, c *command, args []string) err
 // outcomeSourceError is the outcome when a number source the user needs
 // cannot be used (a numbers file missing or unsafe): the helper denies.
 const outcomeSourceError = "source-error"
+
+// outcomeDirectoryDown is the outcome when the user's number would come from
+// [directory] and no server answered: fail_mode applies.
+const outcomeDirectoryDown = "directory-unavailable"
 
 func explain(ctx context.Context, cfg *conf.Config, req policy.Request, now time.Time) explanation {
 	ex := explanation{User: req.User, Rhost: req.Rhost, Groups: []string{}}
@@ -109,6 +117,14 @@ func explain(ctx context.Context, cfg *conf.Config, req policy.Request, now time
 	// The helper's own lookup: the numbers files are read only when the
 	// user must enter a code.
 	d, err := policy.DecideLookup(ctx, cfg, req, acct, numsource.Chain(cfg))
+	if errors.Is(err, numsource.ErrDirectoryUnavailable) {
+		ex.Outcome, ex.PAMResult = outcomeDirectoryDown, "PAM_AUTHINFO_UNAVAIL (fail_mode \"secure\")"
+		if cfg.Policy.FailMode == conf.FailSafe {
+			ex.PAMResult = "PAM_IGNORE (fail_mode \"safe\")"
+		}
+		ex.Reason = "the number is in no source before [directory], which cannot be reached: " + err.Error()
+		return ex
+	}
 	if err != nil {
 		ex.Outcome, ex.PAMResult = outcomeSourceError, "PAM_SYSTEM_ERR"
 		ex.Reason = "number source unusable: " + err.Error()

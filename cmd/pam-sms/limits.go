@@ -9,7 +9,9 @@ import (
 
 	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/limits"
+	"github.com/pam-sms/pam_sms/numsource"
 	"github.com/pam-sms/pam_sms/policy"
+	"github.com/pam-sms/pam_sms/smsclient"
 )
 
 var limitsCmd = &command{
@@ -18,7 +20,8 @@ var limitsCmd = &command{
 	ShortHelp:  "Show or clear the SMS rate limit counters",
 	LongHelp: `"limits show" prints the sends counted in the current window of [limits]
 (per user and per number) and today's total, against each limit, for USER
-or for every user in [numbers].
+(whose number is found as at login: [numbers], the numbers files, then
+[directory]) or for every user in [numbers] and the numbers files.
 
 "limits reset" clears the counters of USER and of USER's number, so that a
 user who hit a limit can log in again; --rhost also clears the counter of
@@ -122,12 +125,17 @@ func runLimits(_ context.Context, env *cliEnv, c *command, args []string) error 
 
 func limitsShow(env *cliEnv, cfg *conf.Config, store *limits.Store, pos []string, asJSON bool) error {
 	users := pos
+	var listed map[string]smsclient.Number
 	if len(users) == 0 {
-		for u := range cfg.Numbers {
+		// Every user of [numbers] and the numbers files, from one read
+		// of each file (not one scan per user).
+		listed = listedNumbers(cfg)
+		for u := range listed {
 			users = append(users, u)
 		}
 		slices.Sort(users)
 	}
+	lookup := numsource.Chain(cfg)
 	l := cfg.Limits.Limits
 	now := time.Now()
 	rep := limitsReport{Window: l.Window.String(), Users: []userCounts{}}
@@ -138,7 +146,10 @@ func limitsShow(env *cliEnv, cfg *conf.Config, store *limits.Store, pos []string
 	rep.Daily = counter{total.Daily, l.Daily}
 	reached := rep.Daily.reached()
 	for _, u := range users {
-		n := cfg.Numbers[u]
+		n, ok := listed[u]
+		if !ok {
+			n = sourceNumber(env, lookup, u)
+		}
 		counts, err := store.Count(l, limits.Keys{User: u, Number: n.Digits()}, now)
 		if err != nil {
 			return failf(exitProblem, "%v", err)
@@ -168,7 +179,7 @@ func printLimits(env *cliEnv, rep limitsReport) {
 	w := env.Stdout
 	fmt.Fprintf(w, "window %s; today (UTC): %s\n", rep.Window, rep.Daily)
 	if len(rep.Users) == 0 {
-		fmt.Fprintln(w, "no users in [numbers]")
+		fmt.Fprintln(w, "no users in [numbers] or the numbers files")
 		return
 	}
 	fmt.Fprintf(w, "%-20s %-20s %-14s %-14s\n", "USER", "NUMBER", "PER_USER", "PER_NUMBER")
@@ -196,7 +207,7 @@ func resetAccount(cfg *conf.Config, name string) (string, error) {
 	case err == nil:
 		return acct.Name, nil
 	case errors.Is(err, policy.ErrUnknownUser):
-		if _, ok := cfg.Numbers[name]; ok {
+		if r, err := numsource.Chain(cfg)(context.Background(), name); err == nil && r.Found {
 			return name, nil
 		}
 		return "", failf(exitFailed, "no such user: %s is unknown to the system and not in [numbers] of %s; nothing was cleared", name, cfg.Path)
@@ -204,8 +215,45 @@ func resetAccount(cfg *conf.Config, name string) (string, error) {
 	return "", failf(exitProblem, "%v", err)
 }
 
+// listedNumbers are the users of [numbers] and of the numbers files with
+// the number a login would use (the first source wins; an invalid number is
+// none): those known without a directory search.
+func listedNumbers(cfg *conf.Config) map[string]smsclient.Number {
+	out := map[string]smsclient.Number{}
+	for u, n := range cfg.Numbers {
+		out[u] = n
+	}
+	for _, path := range cfg.Policy.NumbersFiles {
+		l, err := numsource.List(path)
+		if err != nil {
+			continue
+		}
+		for _, e := range l.Entries {
+			if _, ok := out[e.User]; !ok {
+				out[e.User] = e.Number
+			}
+		}
+	}
+	return out
+}
+
+// sourceNumber is user's number from the number sources, as the helper finds
+// it; a source that cannot be used is named on stderr and the number left
+// out (the user's own counter still counts).
+func sourceNumber(env *cliEnv, lookup func(context.Context, string) (numsource.Result, error), user string) smsclient.Number {
+	r, err := lookup(context.Background(), user)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pam-sms: %s: number unknown: %v\n", user, err)
+		return smsclient.Number{}
+	}
+	if !r.OK() {
+		return smsclient.Number{}
+	}
+	return r.Number
+}
+
 func limitsReset(env *cliEnv, cfg *conf.Config, store *limits.Store, user, rhost string) error {
-	n := cfg.Numbers[user]
+	n := sourceNumber(env, numsource.Chain(cfg), user)
 	k := limits.Keys{User: user, Number: n.Digits(), Host: rhost}
 	if err := store.Reset(k); err != nil {
 		return failf(exitProblem, "%v", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pam-sms/pam_sms/conf"
+	"github.com/pam-sms/pam_sms/numsource"
 	"github.com/pam-sms/pam_sms/smsclient"
 )
 
@@ -18,7 +19,8 @@ var sendTestCmd = &command{
 	ShortUsage: "pam-sms send-test (USER|NUMBER) [--config PATH] [--json]",
 	ShortHelp:  "Send one real SMS through the configured gateway and show the exchange",
 	LongHelp: `Sends one real, billed SMS through the gateway of the configuration, to the
-number of USER in [numbers] or to NUMBER. An argument that begins with "+",
+number of USER (found as at login: [numbers], the numbers files, then
+[directory]) or to NUMBER. An argument that begins with "+",
 "00" or another digit is a number, in international format: +49 172
 34567890, 0049 172 34567890 or 49 172 34567890 (a national 0172... is
 refused). The text is the configured message with the code 0000... (it is no
@@ -84,7 +86,7 @@ func runSendTest(ctx context.Context, env *cliEnv, c *command, args []string) er
 		host = "localhost"
 	}
 	userName := pos[0]
-	if _, isUser := cfg.Numbers[userName]; !isUser {
+	if numberArg(userName) {
 		userName = "test"
 	}
 	text := cfg.Code.Render(strings.Repeat("0", cfg.Code.Digits), host, userName)
@@ -109,10 +111,18 @@ func runSendTest(ctx context.Context, env *cliEnv, c *command, args []string) er
 	return nil
 }
 
-// recipient is the number of a user in [numbers], or the argument itself
-// when it is written as a number: it begins with "+", "00" or another digit
-// (the country code, as in "49 172 34567890"). A national number ("0172...")
-// is refused rather than guessed at. Errors never repeat the number.
+// numberArg reports whether arg is written as a number rather than a user
+// name: it begins with "+" or a digit.
+func numberArg(arg string) bool {
+	return arg != "" && (arg[0] == '+' || arg[0] >= '0' && arg[0] <= '9')
+}
+
+// recipient is the number of a user in the number sources, as the helper
+// finds it ([numbers], the numbers files, [directory]), or the argument
+// itself when it is written as a number: it begins with "+", "00" or another
+// digit (the country code, as in "49 172 34567890"). A national number
+// ("0172...") is refused rather than guessed at. Errors never repeat the
+// number.
 func recipient(cfg *conf.Config, arg string) (smsclient.Number, error) {
 	switch {
 	case strings.HasPrefix(arg, "+") || strings.HasPrefix(arg, "00"):
@@ -122,11 +132,14 @@ func recipient(cfg *conf.Config, arg string) (smsclient.Number, error) {
 	case arg != "" && arg[0] >= '1' && arg[0] <= '9':
 		arg = "+" + arg
 	default:
-		n, ok := cfg.Numbers[arg]
-		if !ok || !n.IsValid() {
-			return n, failf(exitProblem, "%s has no number in [numbers] of %s (write a number as +49... or 0049...)", arg, cfg.Path)
+		r, err := numsource.Chain(cfg)(context.Background(), arg)
+		if err != nil {
+			return smsclient.Number{}, failf(exitProblem, "%s: %v", arg, err)
 		}
-		return n, nil
+		if !r.OK() {
+			return smsclient.Number{}, failf(exitProblem, "%s has %s (config %s; write a number as +49... or 0049...)", arg, r.Why(), cfg.Path)
+		}
+		return r.Number, nil
 	}
 	n, err := smsclient.ParseNumber(arg)
 	if err != nil {

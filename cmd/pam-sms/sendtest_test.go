@@ -67,7 +67,7 @@ func TestRecipient(t *testing.T) {
 		{"4917234567890", "+4917234567890", true},
 		{"49 172 34567890", "+4917234567890", true},
 		{"0151 99887766", "national format", false},
-		{"bob", "bob has no number in [numbers] of t.conf", false},
+		{"bob", "bob has no number in [numbers] (config t.conf", false},
 		{"12", "", false}, // too short: ParseNumber's own message
 	}
 	for _, tt := range tests {

@@ -1,8 +1,11 @@
 package integration_test
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -197,4 +200,109 @@ timeout = "4s"
 			}
 		})
 	}
+}
+
+// TestDirectoryCLI: the administrator's tools with [directory], through the
+// built pam-sms: explain names the directory as the source (and says when it
+// cannot be reached), check places a missing bind password file at its line,
+// doctor binds and finds an enforced user's number (masked), send-test
+// texts the directory's number.
+func TestDirectoryCLI(t *testing.T) {
+	testenv.RequireRoot(t)
+	gw := fakegw.Start(t)
+	testenv.CreateGroup(t, "smsintlcg")
+	testenv.CreateUser(t, "smsintlc1", "S3cret-pass-lc1", "smsintlcg")
+	s := slapd.Start(t, slapd.Options{LDIF: slapd.Person("smsintlc1", "mobile: "+number)})
+	files := testenv.SafeDir(t)
+	ca := copyFile(t, s.CAFile, files, "ca.pem", 0o644)
+	pw := writeFile(t, files, "bind-password", slapd.BindPassword+"\n", 0o640)
+	config := func(pwFile string) string {
+		body := testenv.Config(t, gw, testenv.Options{Groups: []string{"smsintlcg"}}) + fmt.Sprintf(`
+[directory]
+uri = [%q]
+base = %q
+bind_dn = %q
+bind_password_file = %q
+ca_file = %q
+timeout = "4s"
+connect_timeout = "2s"
+`, s.LDAPSURI, slapd.People, slapd.BindDN, pwFile, ca)
+		return testenv.WriteConfig(t, t.TempDir(), body)
+	}
+	good := config(pw)
+	missing := config(filepath.Join(files, "missing-password"))
+	cliDir := os.Getenv("PAM_SMS_BUILD")
+	if cliDir == "" {
+		cliDir = filepath.Join(testenv.RepoRoot(t), "build")
+	}
+	pamSMS := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(cliDir, "pam-sms"), args...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+
+	out, code := pamSMS("explain", "--config", good, "--rhost", "192.0.2.190", "smsintlc1")
+	if code != 0 || !strings.Contains(out, "number:   from directory "+s.LDAPSURI) || !strings.Contains(out, "+49 *** ****001") {
+		t.Errorf("explain: exit %d\n%s\nwant the directory as the source and the masked number", code, out)
+	}
+
+	out, code = pamSMS("check", "--config", missing)
+	line := 0
+	for i, l := range strings.Split(readFile(t, missing), "\n") {
+		if strings.HasPrefix(l, "bind_password_file") {
+			line = i + 1
+		}
+	}
+	if want := fmt.Sprintf("%s:%d: directory.bind_password_file: ", missing, line); code == 0 || !strings.Contains(out, want) {
+		t.Errorf("check with a missing bind password file: exit %d\n%s\nwant %q", code, out, want)
+	}
+
+	out, _ = pamSMS("doctor", "--config", good, "--json")
+	var rep struct {
+		Items []struct{ Status, Check, Message string } `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, out)
+	}
+	found := false
+	for _, it := range rep.Items {
+		if it.Check == "directory" {
+			found = true
+			if it.Status != "OK" || !strings.Contains(it.Message, "smsintlc1 has +49 *** ****001 in mobile") {
+				t.Errorf("doctor's directory item: %+v", it)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("doctor has no directory item:\n%s", out)
+	}
+
+	before := gw.Count()
+	out, code = pamSMS("send-test", "--config", good, "smsintlc1")
+	if msgs := gw.Messages()[before:]; code != 0 || len(msgs) != 1 || msgs[0].To != numberWire {
+		t.Errorf("send-test smsintlc1: exit %d, SMS %+v\n%s\nwant one to the directory's number", code, msgs, out)
+	}
+
+	s.Stop()
+	out, code = pamSMS("explain", "--config", good, "--rhost", "192.0.2.191", "smsintlc1")
+	if code != 3 || !strings.Contains(out, "directory-unavailable") || !strings.Contains(out, "PAM_AUTHINFO_UNAVAIL") {
+		t.Errorf("explain, slapd stopped: exit %d\n%s\nwant directory-unavailable, PAM_AUTHINFO_UNAVAIL, exit 3", code, out)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }

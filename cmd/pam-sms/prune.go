@@ -8,6 +8,7 @@ import (
 
 	"github.com/pam-sms/pam_sms/conf"
 	"github.com/pam-sms/pam_sms/limits"
+	"github.com/pam-sms/pam_sms/numsource"
 	usagerec "github.com/pam-sms/pam_sms/usage"
 )
 
@@ -18,9 +19,10 @@ var pruneCmd = &command{
 	LongHelp: `"prune" removes from state_dir what no longer counts against any limit:
 the counters of users, numbers and client addresses without a send in the
 last 24 hours, the totals of other days, temporary files of logins that
-died, the files of an older pam_sms, and the usage records (pam-sms
-stats) of days more than 400 days ago. It prints how many files of each
-kind went, never which. The state directory would otherwise grow with
+died, the files of an older pam_sms, the usage records (pam-sms
+stats) of days more than 400 days ago, and the numbers of the directory
+cache seen longer ago than [directory] cache (all of them without it).
+It prints how many files of each kind went, never which. The state directory would otherwise grow with
 every user, number and client address ever seen; the packages run this
 daily from pam-sms-prune.timer.
 
@@ -49,6 +51,9 @@ type pruneReport struct {
 	Legacy   int    `json:"legacy"`
 	Busy     int    `json:"busy"`  // counters skipped: a login held them
 	Usage    int    `json:"usage"` // usage record days past usagerec.Retention
+	// DirCache counts directory cache numbers older than [directory] cache
+	// (all of them when the cache is off).
+	DirCache int `json:"directory_cache"`
 }
 
 func runPrune(_ context.Context, env *cliEnv, c *command, args []string) error {
@@ -77,9 +82,14 @@ func runPrune(_ context.Context, env *cliEnv, c *command, args []string) error {
 	now := time.Now()
 	p, pruneErr := store.Prune(now)
 	u, usageErr := usagerec.Prune(cfg.Limits.StateDir, now)
-	pruneErr = errors.Join(pruneErr, usageErr)
-	rep := pruneReport{StateDir: cfg.Limits.StateDir, Removed: p.Removed() + u, User: p.User, Number: p.Number,
-		Host: p.Host, Day: p.Day, Temp: p.Temp, Legacy: p.Legacy, Busy: p.Busy, Usage: u}
+	var maxAge time.Duration
+	if cfg.Directory != nil {
+		maxAge = cfg.Directory.Cache
+	}
+	dc, cacheErr := numsource.PruneCache(cfg.Limits.StateDir, maxAge, now)
+	pruneErr = errors.Join(pruneErr, usageErr, cacheErr)
+	rep := pruneReport{StateDir: cfg.Limits.StateDir, Removed: p.Removed() + u + dc, User: p.User, Number: p.Number,
+		Host: p.Host, Day: p.Day, Temp: p.Temp, Legacy: p.Legacy, Busy: p.Busy, Usage: u, DirCache: dc}
 	if *asJSON {
 		if err := writeJSON(env.Stdout, rep); err != nil {
 			return err
@@ -90,6 +100,9 @@ func runPrune(_ context.Context, env *cliEnv, c *command, args []string) error {
 			rep.StateDir, rep.Removed, rep.User, rep.Number, rep.Host, rep.Day, rep.Temp, rep.Legacy, rep.Busy)
 		if rep.Usage > 0 {
 			fmt.Fprintf(env.Stdout, "%s: removed %d days of usage records\n", rep.StateDir, rep.Usage)
+		}
+		if rep.DirCache > 0 {
+			fmt.Fprintf(env.Stdout, "%s: removed %d numbers of the directory cache\n", rep.StateDir, rep.DirCache)
 		}
 	}
 	if pruneErr != nil {

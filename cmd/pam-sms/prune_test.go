@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pam-sms/pam_sms/limits"
+	"github.com/pam-sms/pam_sms/numsource"
 )
 
 // keyFile and dayFile name state files as package limits does.
@@ -167,5 +169,47 @@ func TestLimitsShowDayWithoutDailyLimit(t *testing.T) {
 	var rep limitsReport
 	if err := json.Unmarshal([]byte(j.stdout), &rep); err != nil || rep.Daily != (counter{2, 0}) {
 		t.Errorf("json daily %+v (%v), want 2 of no limit", rep.Daily, err)
+	}
+}
+
+// TestPruneDirectoryCache: prune removes the directory cache's numbers older
+// than [directory] cache and keeps the fresh ones; with no [directory], all.
+func TestPruneDirectoryCache(t *testing.T) {
+	requireRoot(t)
+	path, state := writeConfig(t, configOpts{})
+	now := time.Now()
+	cache := func(user string, seen time.Time) string {
+		p := filepath.Join(state, numsource.CacheFile(user))
+		if err := os.WriteFile(p, fmt.Appendf(nil, "v1 %d +491705550001\n", seen.Unix()), 0o660); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	old, fresh := cache("old", now.Add(-25*time.Hour)), cache("fresh", now.Add(-time.Hour))
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("\n[directory]\nuri = \"ldaps://127.0.0.1\"\nbase = \"dc=example\"\ncache = \"24h\"\n")
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "prune", "--config", path, "--json")
+	var rep pruneReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil || rep.DirCache != 1 {
+		t.Fatalf("prune: exit %d, %v, %+v; stderr %s", r.code, err, rep, r.stderr)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("a cached number older than cache stayed")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh cached number went: %v", err)
+	}
+	noDir, state2 := writeConfig(t, configOpts{})
+	state = state2
+	cache("fresh", now)
+	if r := run(t, "prune", "--config", noDir, "--json"); r.code != 0 || !strings.Contains(r.stdout, `"directory_cache": 1`) {
+		t.Errorf("prune without [directory]: exit %d\n%s", r.code, r.stdout)
 	}
 }

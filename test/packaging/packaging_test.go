@@ -146,6 +146,7 @@ const (
 
 // wantDebFiles is every non-directory entry of the .deb.
 var wantDebFiles = map[string]entry{
+	"/etc/fail2ban/filter.d/pam-sms.conf":                {regular, rootGrp, ""},
 	"/etc/security/pam_sms.conf":                         {conf640, smsGrp, ""},
 	"/usr/lib/x86_64-linux-gnu/security/pam_sms.so":      {regular, rootGrp, ""},
 	"/usr/libexec/pam-sms/pam-sms-helper":                {setgid, smsGrp, ""},
@@ -232,8 +233,9 @@ func checkDebControl(t *testing.T, deb string) {
 			t.Errorf("dpkg-deb -f %s: %q, want %q", f.name, got, f.want)
 		}
 	}
-	if got := strings.TrimSpace(run(t, "", "dpkg-deb", "-I", deb, "conffiles")); got != "/etc/security/pam_sms.conf" {
-		t.Errorf("conffiles: %q, want /etc/security/pam_sms.conf", got)
+	wantConffiles := "/etc/fail2ban/filter.d/pam-sms.conf\n/etc/security/pam_sms.conf"
+	if got := strings.TrimSpace(run(t, "", "dpkg-deb", "-I", deb, "conffiles")); got != wantConffiles {
+		t.Errorf("conffiles: %q, want %q", got, wantConffiles)
 	}
 	scripts := []struct{ name, want string }{
 		{"preinst", "groupadd --system pam-sms"},
@@ -255,6 +257,7 @@ func checkDebControl(t *testing.T, deb string) {
 // wantRPM is every entry of the .rpm, directories included (an rpm owns
 // only the directories it lists).
 var wantRPM = map[string]entry{
+	"/etc/fail2ban/filter.d/pam-sms.conf":                        {regular, rootGrp, "cn"},
 	"/etc/security/pam_sms.conf":                                 {conf640, smsGrp, "cn"},
 	"/usr/lib/systemd/system/pam-sms-prune.service":              {regular, rootGrp, ""},
 	"/usr/lib/systemd/system/pam-sms-prune.timer":                {regular, rootGrp, ""},

@@ -22,9 +22,9 @@ last 24 hours, the totals of other days, temporary files of logins that
 died, the files of an older pam_sms, the usage records (pam-sms
 stats) of days more than 400 days ago, and the numbers of the directory
 cache seen longer ago than [directory] cache (all of them without it).
-It prints how many files of each kind went, never which. The state directory would otherwise grow with
-every user, number and client address ever seen; the packages run this
-daily from pam-sms-prune.timer.
+It prints how many files of each kind went, never which. The state
+directory would otherwise grow with every user, number and client address
+ever seen; the packages run this daily from pam-sms-prune.timer.
 
 It never waits for a login: a counter in use is skipped and counted as
 busy. A corrupt counter is kept and named on stderr.

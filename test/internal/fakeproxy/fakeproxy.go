@@ -46,7 +46,9 @@ type Proxy struct {
 }
 
 // Start runs a proxy that maps each name of hosts to its IP ("gateway.test":
-// "127.0.0.1"); t.Cleanup closes it.
+// "127.0.0.1"), or to an address with a port ("api.example.com":
+// "127.0.0.1:PORT", so that a URL without a port reaches a test server);
+// t.Cleanup closes it.
 func Start(t testing.TB, hosts map[string]string) *Proxy {
 	t.Helper()
 	p := &Proxy{hosts: hosts}
@@ -104,6 +106,9 @@ func (p *Proxy) resolve(hostport string) (string, bool) {
 		return "", false
 	}
 	ip, ok := p.hosts[host]
+	if _, _, err := net.SplitHostPort(ip); ok && err == nil {
+		return ip, true // "name": "127.0.0.1:PORT" maps the port too
+	}
 	if !ok {
 		if parsed := net.ParseIP(host); parsed != nil && parsed.IsLoopback() {
 			ip, ok = host, true // an http:// gateway on loopback, through a local proxy

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/msteinert/pam/v2"
 	"github.com/pam-sms/pam_sms/internal/pamrun"
@@ -221,5 +222,31 @@ func TestQuotaWarningsAndFail2ban(t *testing.T) {
 	got := strings.Fields(string(out))
 	if want := []string{"192.0.2.52", "192.0.2.56"}; !slices.Equal(got, want) {
 		t.Errorf("fail2ban-regex found %q, want %q; log:\n%s", got, want, log.String())
+	}
+}
+
+// A usage record that cannot be written (here a directory where the day's
+// file belongs) is bookkeeping lost, not a reason to deny: the login passes
+// and the helper logs a warning.
+func TestUsageRecordFailureDoesNotDeny(t *testing.T) {
+	testenv.RequireRoot(t)
+	build := testenv.BuildDir(t)
+	gw := fakegw.Start(t)
+	body := testenv.Config(t, gw, testenv.Options{Numbers: map[string]string{"root": number}})
+	m := regexp.MustCompile(`(?m)^state_dir = "(.*)"$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no state_dir in the test config")
+	}
+	day := "usage-" + time.Now().UTC().Format("20060102")
+	if err := os.Mkdir(filepath.Join(m[1], day), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := testenv.WriteConfig(t, t.TempDir(), body)
+	dir := testenv.ServiceDir(t, "auth required "+testenv.ModuleLine(build, conf)+"\n")
+	res := pamrun.Run(t, pamrun.Tx{ConfDir: dir, Service: testenv.ServiceName, User: "root", Rhost: "192.0.2.61",
+		Answer: answers{"<code>"}.answerer(gw)})
+	checkResult(t, res, nil)
+	if gw.Count() != 1 {
+		t.Errorf("gateway received %d requests, want 1", gw.Count())
 	}
 }

@@ -207,7 +207,7 @@ func manSection(page, title string) string {
 }
 
 var (
-	confSection = regexp.MustCompile(`^\[([a-z.]+)\]`)
+	confSection = regexp.MustCompile(`^(?:# )?\[([a-z.]+)\]`) // "# [directory]": an optional section shown commented out
 	confKey     = regexp.MustCompile(`^#? ?([a-z_]+) = `)
 )
 

@@ -116,6 +116,10 @@ type Client struct {
 	http     *http.Client
 	retries  int
 	backoff  time.Duration
+	// For Probe: the transport's dialer, TLS config and proxy.
+	dial  dialFunc
+	tls   *tls.Config
+	proxy func(*http.Request) (*url.URL, error)
 }
 
 // dialFunc is the transport's dialer; tests replace it to count and steer attempts.
@@ -203,6 +207,9 @@ func newClient(cfg Config, dial dialFunc) (*Client, error) {
 		},
 		retries: refusedRetries,
 		backoff: refusedBackoff,
+		dial:    dial,
+		tls:     tlsConfig,
+		proxy:   proxy,
 	}, nil
 }
 

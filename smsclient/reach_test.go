@@ -212,3 +212,27 @@ func TestCheckReach(t *testing.T) {
 		}
 	}
 }
+
+// Probe connects and verifies as Send would, and sends no request.
+func TestProbe(t *testing.T) {
+	g := newGateway(t, true, answer(200, "OK"))
+	cfg := testConfig(g.srv.URL + "/send")
+	cfg.CAFile = writeCAFile(t, g.srv.Certificate())
+	if err := mustNew(t, cfg).Probe(context.Background()); err != nil {
+		t.Errorf("probe with ca_file: %v", err)
+	}
+	cfg.CAFile = ""
+	if err := mustNew(t, cfg).Probe(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("probe of an untrusted gateway: %v, want a certificate error", err)
+	}
+	plain := newGateway(t, false, answer(200, "OK"))
+	if err := mustNew(t, testConfig(plain.srv.URL+"/send")).Probe(context.Background()); err != nil {
+		t.Errorf("probe of an http gateway: %v", err)
+	}
+	if err := mustNew(t, testConfig("http://"+closedAddr(t)+"/send")).Probe(context.Background()); err == nil {
+		t.Error("probe of a closed port succeeded")
+	}
+	if n := len(g.requests()) + len(plain.requests()); n != 0 {
+		t.Errorf("probe sent %d requests", n)
+	}
+}

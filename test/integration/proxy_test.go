@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +174,53 @@ func TestProxyLogin(t *testing.T) {
 	}
 	if r := env.Requests(); len(r) != 0 {
 		t.Errorf("the environment's proxy was used: %+v", r)
+	}
+}
+
+// Probe (for pam-sms doctor) reaches the gateway as Send does: through the
+// configured proxy with its credentials, verifying the certificate by name,
+// and sends no request; a refused proxy or a wrong password is an error
+// that repeats no credential.
+func TestProxyProbe(t *testing.T) {
+	gw := fakegw.StartTLSNamed(t, gatewayName)
+	proxy := startFakeProxy(t)
+	proxy.RequireAuth(proxyUser, proxyPassword)
+	env := envProxies(t)
+	cfg := proxyClientConfig(gw.URL, gw.CAFile, "http://"+proxyUser+"@"+proxy.Addr)
+	cfg.ProxyPassword = proxyPassword
+	probe := func(cfg smsclient.Config) error {
+		c, err := smsclient.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Probe(context.Background())
+	}
+	if err := probe(cfg); err != nil {
+		t.Fatalf("probe through the proxy: %v", err)
+	}
+	if reqs := proxy.Requests(); len(reqs) != 1 || reqs[0].Method != "CONNECT" || reqs[0].Password != proxyPassword {
+		t.Errorf("proxy log %+v, want one CONNECT with the credentials", reqs)
+	}
+	wrong := cfg
+	wrong.ProxyPassword = "wrong-pw-123"
+	if err := probe(wrong); err == nil || strings.Contains(err.Error(), "wrong-pw-123") {
+		t.Errorf("wrong proxy password: %v, want an error without the password", err)
+	}
+	untrusted := cfg
+	untrusted.CAFile = ""
+	if err := probe(untrusted); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("untrusted certificate: %v, want a certificate error", err)
+	}
+	direct := cfg
+	direct.Proxy, direct.ProxyPassword = "", ""
+	if err := probe(direct); err == nil {
+		t.Errorf("without the proxy %s was reached", gatewayName)
+	}
+	proxy.Close()
+	if err := probe(cfg); err == nil {
+		t.Error("probe through a closed proxy succeeded")
+	}
+	if gw.Count() != 0 || len(env.Requests()) != 0 {
+		t.Errorf("gateway got %d requests, environment proxy %d; want none", gw.Count(), len(env.Requests()))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,18 +31,19 @@ type usageLogin struct {
 // usageSeries with daily = 5: two codes sent (one typed right, one wrong
 // three times), a gateway answering 500 (its send took the third daily slot),
 // two more sent (the fourth reaches 80 %, the fifth 100 %), one refused.
+// The rhosts are net+"51" to net+"56".
 var usageSeries = []usageLogin{
-	{"192.0.2.51", "", answers{"<code>"}, nil},
-	{"192.0.2.52", "", answers{"1", "2", "3"}, pam.ErrAuth},
-	{"192.0.2.53", "500 internal error", nil, pam.ErrAuthinfoUnavail},
-	{"192.0.2.54", "", answers{"<code>"}, nil},
-	{"192.0.2.55", "", answers{"<code>"}, nil},
-	{"192.0.2.56", "", nil, pam.ErrAuth},
+	{"51", "", answers{"<code>"}, nil},
+	{"52", "", answers{"1", "2", "3"}, pam.ErrAuth},
+	{"53", "500 internal error", nil, pam.ErrAuthinfoUnavail},
+	{"54", "", answers{"<code>"}, nil},
+	{"55", "", answers{"<code>"}, nil},
+	{"56", "", nil, pam.ErrAuth},
 }
 
-// runUsageSeries runs the series through the built module and returns the
-// config's path and the gateway.
-func runUsageSeries(t *testing.T) (string, *fakegw.Gateway) {
+// runUsageSeries runs the series through the built module from client
+// addresses in net and returns the config's path and the gateway.
+func runUsageSeries(t *testing.T, net string) (string, *fakegw.Gateway) {
 	t.Helper()
 	build := testenv.BuildDir(t)
 	gw := fakegw.Start(t)
@@ -61,7 +63,7 @@ func runUsageSeries(t *testing.T) (string, *fakegw.Gateway) {
 		} else {
 			gw.SetResponse(200, "100 OK")
 		}
-		res := pamrun.Run(t, pamrun.Tx{ConfDir: dir, Service: testenv.ServiceName, User: "root", Rhost: l.rhost,
+		res := pamrun.Run(t, pamrun.Tx{ConfDir: dir, Service: testenv.ServiceName, User: "root", Rhost: net + l.rhost,
 			Answer: l.answers.answerer(gw)})
 		checkResult(t, res, l.wantErr)
 	}
@@ -93,7 +95,7 @@ func cli(t *testing.T, args ...string) string {
 // sent, failed and refused counted per gateway, the cost from [cost].
 func TestUsageStats(t *testing.T) {
 	testenv.RequireRoot(t)
-	conf, gw := runUsageSeries(t)
+	conf, gw := runUsageSeries(t, "192.0.2.")
 	gwName := strings.TrimPrefix(strings.TrimSuffix(gw.URL, "/send"), "http://")
 
 	var rep struct {
@@ -162,22 +164,42 @@ func TestQuotaWarningsAndFail2ban(t *testing.T) {
 		t.Skip("fail2ban-regex is not installed (make deps installs fail2ban)")
 	}
 	sink := listenSyslog(t)
-	runUsageSeries(t)
+	// Addresses of this run only: a helper of another test process (the same
+	// tests run by someone else) may log to the sink too.
+	net := fmt.Sprintf("198.18.%d.", rand.IntN(256))
+	runUsageSeries(t, net)
 
 	for _, w := range []struct{ marker, want string }{
-		{"daily SMS quota 80% used", "rhost=192.0.2.54"},
-		{"daily SMS quota used up", "rhost=192.0.2.55"},
+		{"daily SMS quota 80% used", "rhost=" + net + "54 "},
+		{"daily SMS quota used up", "rhost=" + net + "55 "},
 	} {
-		lines := sink.matching(t, w.marker, 1)
-		if len(lines) != 1 || !strings.Contains(lines[0], "daily=5") || !strings.Contains(lines[0], w.want) ||
-			!strings.HasPrefix(lines[0], "<84>") {
+		var lines []string // the login's lines: the warning and its success
+		for _, l := range sink.matching(t, w.want, 2) {
+			if strings.Contains(l, w.marker) {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) != 1 || !strings.Contains(lines[0], "daily=5") || !strings.HasPrefix(lines[0], "<84>") {
 			t.Errorf("%q: lines %q, want one warning (<84>) with daily=5 and %s", w.marker, lines, w.want)
+		}
+	}
+
+	// Once each over the whole series: no other login repeats them.
+	for _, marker := range []string{"daily SMS quota 80% used", "daily SMS quota used up"} {
+		n := 0
+		for _, l := range sink.matching(t, "rhost="+net, 0) {
+			if strings.Contains(l, marker) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%q logged %d times in the series, want once", marker, n)
 		}
 	}
 
 	// The lines as rsyslog writes them to /var/log/auth.log: the datagram
 	// without its priority, the host name after the time stamp.
-	deny := sink.matching(t, "rhost=192.0.2.56", 1)
+	deny := sink.matching(t, "rhost="+net+"56 ", 1)
 	if len(deny) != 1 {
 		t.Fatalf("limit denial: %d lines", len(deny))
 	}
@@ -185,7 +207,7 @@ func TestQuotaWarningsAndFail2ban(t *testing.T) {
 	sink.mu.Lock()
 	for _, l := range sink.lines {
 		l = regexp.MustCompile(`^<\d+>`).ReplaceAllString(l, "")
-		if len(l) < 16 {
+		if len(l) < 16 || !strings.Contains(l, "rhost="+net) {
 			continue
 		}
 		fmt.Fprintf(&log, "%s testhost %s\n", l[:15], strings.TrimRight(l[16:], "\n"))
@@ -220,7 +242,7 @@ func TestQuotaWarningsAndFail2ban(t *testing.T) {
 	// One wrong-code denial (.52) and one limit denial (.56); the success,
 	// gateway and quota lines do not count.
 	got := strings.Fields(string(out))
-	if want := []string{"192.0.2.52", "192.0.2.56"}; !slices.Equal(got, want) {
+	if want := []string{net + "52", net + "56"}; !slices.Equal(got, want) {
 		t.Errorf("fail2ban-regex found %q, want %q; log:\n%s", got, want, log.String())
 	}
 }

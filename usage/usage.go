@@ -38,7 +38,10 @@
 // appends a two-byte drop marker, up to MaxFileSize+MaxDropBytes, then nothing.
 // Read reports the drops it saw (at most MaxDropBytes/2 a day). Prune removes
 // day files older than Retention. So the directory holds at most
-// Retention × (MaxFileSize+MaxDropBytes) of usage records.
+// Retention × (MaxFileSize+MaxDropBytes) of usage records (some 820 MiB at
+// worst; a few MB a year at a hundred logins a day). A local user running
+// the helper by hand after a limit refused it adds a refused_limit record per
+// run: such a flood fills that day's file and then only counts drops.
 //
 // # Concurrency
 //
@@ -46,7 +49,8 @@
 // file, so a stopped or killed helper holds nothing another one needs. A day
 // file is created under a temporary name, given mode 0660 whatever the umask,
 // and linked to its name, so that the name never refers to a file another uid
-// cannot append to. The helper runs under the caller's uid, so a user running
+// cannot append to; the temporary file of a creator that died is removed by
+// pam-sms prune with the other stale .*.tmp files (limits.Prune). The helper runs under the caller's uid, so a user running
 // it by hand may own the day file it created; the directory's mode keeps
 // everyone outside group pam-sms from reaching it by name.
 package usage

@@ -23,7 +23,7 @@
 // in milliseconds; USER the account name, escaped as a URL query value. Each
 // line is appended by one write(2) with O_APPEND, so concurrent helpers never
 // interleave within a line. A line that does not parse (a write cut short by a
-// file size limit, a disk error) is skipped and counted as corrupt by Read. The
+// file size limit, a disk error) is skipped and counted as corrupt by Scan. The
 // line "-" marks a record dropped because the file was full.
 //
 // Stats by user need the name, so it is stored as it is, not hashed as the
@@ -36,7 +36,7 @@
 //
 // A day file takes records up to MaxFileSize bytes; after that each attempt
 // appends a two-byte drop marker, up to MaxFileSize+MaxDropBytes, then nothing.
-// Read reports the drops it saw (at most MaxDropBytes/2 a day). Prune removes
+// Scan reports the drops it saw (at most MaxDropBytes/2 a day). Prune removes
 // day files older than Retention. So the directory holds at most
 // Retention × (MaxFileSize+MaxDropBytes) of usage records (some 820 MiB at
 // worst; a few MB a year at a hundred logins a day). A local user running
@@ -50,9 +50,10 @@
 // file is created under a temporary name, given mode 0660 whatever the umask,
 // and linked to its name, so that the name never refers to a file another uid
 // cannot append to; the temporary file of a creator that died is removed by
-// pam-sms prune with the other stale .*.tmp files (limits.Prune). The helper runs under the caller's uid, so a user running
-// it by hand may own the day file it created; the directory's mode keeps
-// everyone outside group pam-sms from reaching it by name.
+// pam-sms prune with the other stale .*.tmp files (limits.Prune). The
+// helper runs under the caller's uid, so a user running it by hand may own
+// the day file it created; the directory's mode keeps everyone outside group
+// pam-sms from reaching it by name.
 package usage
 
 import (

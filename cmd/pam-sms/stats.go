@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pam-sms/pam_sms/conf"
 	usagerec "github.com/pam-sms/pam_sms/usage"
@@ -281,7 +282,7 @@ func writeStatsText(w io.Writer, rep statsReport) error {
 	total := rep.Total
 	total.Key = "total"
 	for _, r := range append(slices.Clone(rep.Rows), total) {
-		row := []string{r.Key, strconv.Itoa(r.Sent), strconv.Itoa(r.Failed), strconv.Itoa(r.RefusedLimit)}
+		row := []string{printable(r.Key), strconv.Itoa(r.Sent), strconv.Itoa(r.Failed), strconv.Itoa(r.RefusedLimit)}
 		if priced {
 			row = append(row, money(*r.Cost))
 		}
@@ -321,6 +322,17 @@ func writeTable(w io.Writer, cells [][]string) {
 		}
 		fmt.Fprintln(w, b.String())
 	}
+}
+
+// printable quotes a key (a user name) that holds a space, a control
+// character or anything else a terminal could misread.
+func printable(s string) string {
+	for _, r := range s {
+		if r <= ' ' || r == '"' || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func money(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -91,6 +91,18 @@ func rowsString(rows []statsRow) string {
 	return b.String()
 }
 
+func TestStatsTextQuotesKeys(t *testing.T) {
+	var b strings.Builder
+	rep := statsReport{By: "user", Rows: []statsRow{{Key: "a\x1b[2Jb", Sent: 1}, {Key: "bob smith", Sent: 1}}}
+	if err := writeStatsText(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); strings.Contains(out, "\x1b") || !strings.Contains(out, `"a\x1b[2Jb"`) ||
+		!strings.Contains(out, `"bob smith"`) {
+		t.Errorf("keys not quoted:\n%s", out)
+	}
+}
+
 func TestParseSince(t *testing.T) {
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {

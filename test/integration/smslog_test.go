@@ -28,11 +28,14 @@ func TestSMSSentLine(t *testing.T) {
 	res := pamrun.Run(t, pamrun.Tx{ConfDir: dir, Service: testenv.ServiceName, User: "root", Rhost: "192.0.2.201",
 		Answer: answers{"", "<code>"}.answerer(gw)})
 	checkResult(t, res, nil)
-	lines := sink.matching(t, "sms sent", 2)
+	// Helpers of other test processes may log to the same socket: this
+	// gateway's port tells its lines apart.
+	host := mustHost(t, gw.URL)
+	marker := "sms sent user=root number=\"+49 *** ****001\" gateway=" + host + " "
+	lines := sink.matching(t, marker, 2)
 	if len(lines) != 2 {
 		t.Fatalf("%d \"sms sent\" lines for 2 SMS:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
-	host := mustHost(t, gw.URL)
 	want := regexp.MustCompile(`^<86>.*pam_sms.*: sms sent user=root number="\+49 \*\*\* \*\*\*\*001" gateway=` +
 		regexp.QuoteMeta(host) + ` message_id=4711 status=200 ms=[0-9]+$`)
 	for _, l := range lines {
@@ -53,7 +56,7 @@ func TestSMSSentLine(t *testing.T) {
 		t.Fatal("login passed with the gateway answering 500")
 	}
 	sink.matching(t, "rhost=192.0.2.202", 1) // the decision line is there: the helper is done
-	if got := sink.matching(t, "sms sent", 2); len(got) != 2 {
+	if got := sink.matching(t, marker, 2); len(got) != 2 {
 		t.Errorf("a refused send was logged as sent: %d lines", len(got))
 	}
 }

@@ -24,16 +24,21 @@ type Item struct {
 	Details []string `json:"details,omitempty"`
 }
 
-// findings collects the problems of one checked thing.
-type findings struct {
+// Findings collects the problems of one checked thing (a stack line here, a
+// file or a setting in pam-sms doctor) and turns them into one Item.
+type Findings struct {
 	fails, warns, fixes []string
 }
 
-func (f *findings) fail(msg string, fixes ...string) { f.fails = append(f.fails, msg); f.fix(fixes...) }
-func (f *findings) warn(msg string, fixes ...string) { f.warns = append(f.warns, msg); f.fix(fixes...) }
+// Fail records a problem that breaks or bypasses the SMS step, with the
+// commands that fix it.
+func (f *Findings) Fail(msg string, fixes ...string) { f.fails = append(f.fails, msg); f.fix(fixes...) }
+
+// Warn records a problem worth a look, with the commands that fix it.
+func (f *Findings) Warn(msg string, fixes ...string) { f.warns = append(f.warns, msg); f.fix(fixes...) }
 
 // fix adds fixes, each once, in order.
-func (f *findings) fix(fixes ...string) {
+func (f *Findings) fix(fixes ...string) {
 	for _, fix := range fixes {
 		if fix != "" && !slices.Contains(f.fixes, fix) {
 			f.fixes = append(f.fixes, fix)
@@ -41,8 +46,8 @@ func (f *findings) fix(fixes ...string) {
 	}
 }
 
-// item turns the findings into one checklist line; okMsg when there are none.
-func (f *findings) item(check, okMsg string) Item {
+// Item turns the findings into one checklist line; okMsg when there are none.
+func (f *Findings) Item(check, okMsg string) Item {
 	it := Item{Status: StatusOK, Check: check, Message: okMsg}
 	switch {
 	case len(f.fails) > 0:
@@ -84,11 +89,11 @@ func CheckHandler(hs []Handler, i int, keyStep string) Item {
 // what trying one runs).
 func checkHandler(hs []Handler, i int, keyStep string, suggest bool) Item {
 	h := hs[i]
-	var f findings
+	var f Findings
 	if h.broken != "" {
-		f.fail(fmt.Sprintf("libpam cannot use this line (%s): every login through the stack fails", h.broken),
+		f.Fail(fmt.Sprintf("libpam cannot use this line (%s): every login through the stack fails", h.broken),
 			editAt(h.Line, "correct the line; see pam.conf(5)"))
-		return f.item("stack "+h.Line.Where(), "")
+		return f.Item("stack "+h.Line.Where(), "")
 	}
 	fixes := fixer{hs: hs, i: i, keyStep: keyStep, suggest: suggest}
 	controlFailed := checkControl(h, &f, fixes)
@@ -101,7 +106,7 @@ func checkHandler(hs []Handler, i int, keyStep string, suggest bool) Item {
 	}
 	switch {
 	case pw < 0 && keyStep == "":
-		f.fail("pam_sms.so runs before any password step (no pam_unix or other password module before it): "+
+		f.Fail("pam_sms.so runs before any password step (no pam_unix or other password module before it): "+
 			"the SMS goes out before anything was checked", fixOrder(h.Line))
 	case pw < 0:
 		// Key + SMS: the key was checked by sshd before the stack ran.
@@ -113,23 +118,23 @@ func checkHandler(hs []Handler, i int, keyStep string, suggest bool) Item {
 		if right.ended >= 0 {
 			why = fmt.Sprintf("%s (%s) ends the whole stack on success first", hs[right.ended].Line.Where(), hs[right.ended].Line.Text())
 		}
-		f.fail("after a right password pam_sms.so never runs, so no code is asked (2FA bypass): "+why, deleteLine(h.Line)+" && "+FixInclude)
-		return f.item("stack "+h.Line.Where(), "")
+		f.Fail("after a right password pam_sms.so never runs, so no code is asked (2FA bypass): "+why, deleteLine(h.Line)+" && "+FixInclude)
+		return f.Item("stack "+h.Line.Where(), "")
 	}
 	if right.status != pamSuccess {
-		f.warn("a right password and a right code still fail (stack result "+codeName(right.status)+")",
+		f.Warn("a right password and a right code still fail (stack result "+codeName(right.status)+")",
 			editAt(h.Line, "find the line after pam_sms.so that fails; pam-sms try USER shows the login"))
 	}
 	if !controlFailed {
 		for _, code := range errorCodes {
 			if o := simulate(hs, scenario{password: pamSuccess, sms: code}); o.status == pamSuccess {
-				f.fail(fmt.Sprintf("when pam_sms.so fails (%s) the login still succeeds", codeName(code)), fixes.control())
+				f.Fail(fmt.Sprintf("when pam_sms.so fails (%s) the login still succeeds", codeName(code)), fixes.control())
 				break
 			}
 		}
 	}
 	if o := simulate(hs, scenario{password: pamSuccess, sms: pamIgnore}); o.status != pamSuccess && h.actions[pamIgnore] == actIgnore {
-		f.warn("exempt users are denied: when pam_sms.so returns PAM_IGNORE (user not enforced, trusted network) "+
+		f.Warn("exempt users are denied: when pam_sms.so returns PAM_IGNORE (user not enforced, trusted network) "+
 			"nothing after it makes the stack succeed (e.g. `sufficient` followed by pam_deny)",
 			fixes.try(i, h.Line, "let PAM_IGNORE pass: `[success=ok ignore=ignore default=die]`, followed by a line that succeeds", "[success=ok ignore=ignore default=die]"))
 	}
@@ -137,9 +142,9 @@ func checkHandler(hs []Handler, i int, keyStep string, suggest bool) Item {
 		wrong := simulate(hs, scenario{password: pamAuthErr, sms: pamSuccess})
 		switch {
 		case wrong.status == pamSuccess:
-			f.fail("a wrong password with a right code logs in: the password step "+hs[pw].Line.Where()+" does not count", fixes.wrongPassword(pw))
+			f.Fail("a wrong password with a right code logs in: the password step "+hs[pw].Line.Where()+" does not count", fixes.wrongPassword(pw))
 		case wrong.reached[i]:
-			f.warn("an SMS is sent even after a wrong password (the password step "+hs[pw].Line.Where()+
+			f.Warn("an SMS is sent even after a wrong password (the password step "+hs[pw].Line.Where()+
 				" does not stop the stack): anyone who knows a user name can trigger paid messages", fixes.wrongPassword(pw))
 		}
 	}
@@ -147,12 +152,12 @@ func checkHandler(hs []Handler, i int, keyStep string, suggest bool) Item {
 	if pw < 0 {
 		ok = "pam_sms.so runs after the SSH key (" + keyStep + "), and a failure of it denies the login"
 	}
-	return f.item("stack "+h.Line.Where(), ok)
+	return f.Item("stack "+h.Line.Where(), ok)
 }
 
 // checkControl reports controls that let an error of pam_sms through or
 // deny exempt users; it returns whether it found a failure.
-func checkControl(h Handler, f *findings, fixes fixer) bool {
+func checkControl(h Handler, f *Findings, fixes fixer) bool {
 	var skipped []string
 	for _, code := range errorCodes {
 		if a := h.actions[code]; a != actBad && a != actDie {
@@ -163,18 +168,18 @@ func checkControl(h Handler, f *findings, fixes fixer) bool {
 	if len(skipped) > 0 {
 		switch control {
 		case "sufficient":
-			f.fail("control `sufficient`: a failed or unavailable SMS step is ignored, so the password alone logs in, "+
+			f.Fail("control `sufficient`: a failed or unavailable SMS step is ignored, so the password alone logs in, "+
 				"and a user exempt from SMS falls through to what follows", fixes.control())
 		case "optional":
-			f.fail("control `optional`: a failed or unavailable SMS step is ignored, so the password alone logs in", fixes.control())
+			f.Fail("control `optional`: a failed or unavailable SMS step is ignored, so the password alone logs in", fixes.control())
 		default:
-			f.fail(fmt.Sprintf("control `%s` skips pam_sms.so on error (%s): the password alone logs in when the SMS step fails",
+			f.Fail(fmt.Sprintf("control `%s` skips pam_sms.so on error (%s): the password alone logs in when the SMS step fails",
 				control, strings.Join(skipped, ", ")), fixes.control())
 		}
 		return true
 	}
 	if a := h.actions[pamIgnore]; a == actBad || a == actDie {
-		f.warn(fmt.Sprintf("control `%s` denies users exempt from SMS (ignore=%s): not enforced users and trusted networks cannot log in", control, a),
+		f.Warn(fmt.Sprintf("control `%s` denies users exempt from SMS (ignore=%s): not enforced users and trusted networks cannot log in", control, a),
 			fixes.try(fixes.i, h.Line, "add ignore=ignore: `[success=ok ignore=ignore default=die]`", "[success=ok ignore=ignore default=die]"))
 	}
 	return false

@@ -267,18 +267,18 @@ func (d *doctor) stateDir(dir string) item {
 	mode := fi.Mode().Perm() | fi.Mode()&fs.ModeSetgid
 	var f findings
 	if st.Uid != 0 {
-		f.fail(fmt.Sprintf("owned by uid %d, not root", st.Uid), fix)
+		f.Fail(fmt.Sprintf("owned by uid %d, not root", st.Uid), fix)
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
-		f.fail("writable by others: anyone can reset the limits (and the helper refuses it)", fix)
+		f.Fail("writable by others: anyone can reset the limits (and the helper refuses it)", fix)
 	}
 	if gid, err := lookupGid(d.host.Group); err != nil || st.Gid != gid {
-		f.warn(fmt.Sprintf("group is gid %d, not %s: non-root callers (screen lockers) cannot count their sends and are denied", st.Gid, d.host.Group), fix)
+		f.Warn(fmt.Sprintf("group is gid %d, not %s: non-root callers (screen lockers) cannot count their sends and are denied", st.Gid, d.host.Group), fix)
 	}
 	if fi.Mode().Perm() != 0o770 || fi.Mode()&fs.ModeSetgid == 0 {
-		f.warn(fmt.Sprintf("mode is %s, not 2770", modeString(mode)), fix)
+		f.Warn(fmt.Sprintf("mode is %s, not 2770", modeString(mode)), fix)
 	}
-	return f.item(check, "owner root, group "+d.host.Group+", mode 2770")
+	return f.Item(check, "owner root, group "+d.host.Group+", mode 2770")
 }
 
 func modeString(m fs.FileMode) string {
@@ -402,25 +402,25 @@ func (d *doctor) helper(path, where string) item {
 	// The module walks the path without following links and checks every
 	// directory above the helper; say so here before a login finds out.
 	if lfi, err := os.Lstat(path); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
-		f.fail("is a symbolic link: pam_sms.so refuses to run it", fixHelperPath(path, where))
+		f.Fail("is a symbolic link: pam_sms.so refuses to run it", fixHelperPath(path, where))
 	} else if err := execpath.CheckDir(filepath.Dir(path)); err != nil {
-		f.fail(fmt.Sprintf("pam_sms.so refuses to run it: %v", err), fixHelperDirs(path, where, d.host.Group))
+		f.Fail(fmt.Sprintf("pam_sms.so refuses to run it: %v", err), fixHelperDirs(path, where, d.host.Group))
 	}
 	if st.Uid != 0 {
-		f.fail(fmt.Sprintf("owned by uid %d: pam_sms.so runs only a root-owned helper", st.Uid), fix)
+		f.Fail(fmt.Sprintf("owned by uid %d: pam_sms.so runs only a root-owned helper", st.Uid), fix)
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
-		f.fail("writable by group or others: whoever can write it controls every login", fix)
+		f.Fail("writable by group or others: whoever can write it controls every login", fix)
 	}
 	if gid, err := lookupGid(d.host.Group); err != nil {
-		f.warn(err.Error()+": the helper cannot run with its rights", "groupadd --system "+d.host.Group+"; "+fix)
+		f.Warn(err.Error()+": the helper cannot run with its rights", "groupadd --system "+d.host.Group+"; "+fix)
 	} else if st.Gid != gid {
-		f.warn(fmt.Sprintf("group is gid %d, not %s: non-root callers (screen lockers) cannot read the configuration and are denied", st.Gid, d.host.Group), fix)
+		f.Warn(fmt.Sprintf("group is gid %d, not %s: non-root callers (screen lockers) cannot read the configuration and are denied", st.Gid, d.host.Group), fix)
 	}
 	if fi.Mode()&fs.ModeSetgid == 0 {
-		f.warn("not setgid: non-root callers (screen lockers) cannot read the configuration and are denied", fix)
+		f.Warn("not setgid: non-root callers (screen lockers) cannot read the configuration and are denied", fix)
 	}
-	return f.item(check, fmt.Sprintf("owner root, group %s, mode %s", d.host.Group, modeString(fi.Mode())))
+	return f.Item(check, fmt.Sprintf("owner root, group %s, mode %s", d.host.Group, modeString(fi.Mode())))
 }
 
 func fileExists(path string) bool {
@@ -474,7 +474,6 @@ func (d *doctor) gateway(cfg *conf.Config) item {
 	}
 	return item{Status: statusOK, Check: check, Message: "TCP connect and TLS handshake with " + addr + via + " succeeded; no SMS sent"}
 }
-
 
 // users finds enforced users without a number.
 func (d *doctor) users(cfg *conf.Config) []item {
@@ -644,7 +643,7 @@ func (d *doctor) keyOnly(cfg *conf.Config) []item {
 		checked++
 		out, err := d.host.SshdTUser(d.ctx, name)
 		if err != nil {
-			f.warn(fmt.Sprintf("%s: cannot read sshd's settings for this user: %v", name, err), "sshd -T -C user="+name+",host=x,addr=192.0.2.1")
+			f.Warn(fmt.Sprintf("%s: cannot read sshd's settings for this user: %v", name, err), "sshd -T -C user="+name+",host=x,addr=192.0.2.1")
 			continue
 		}
 		if l := parseSshdT(out).lacksKbd(); l != "" {
@@ -659,14 +658,14 @@ func (d *doctor) keyOnly(cfg *conf.Config) []item {
 					fix = fmt.Sprintf("gpasswd -d %s %s", name, g)
 				}
 			}
-			f.warn(fmt.Sprintf("%s is enforced (policy.groups) but sshd lets it log in with AuthenticationMethods %q, a key alone: no SMS is asked", name, l),
+			f.Warn(fmt.Sprintf("%s is enforced (policy.groups) but sshd lets it log in with AuthenticationMethods %q, a key alone: no SMS is asked", name, l),
 				fix+"; or, if it is an automation account, exempt it in "+cfg.Path)
 		}
 	}
 	if checked == 0 {
 		return nil
 	}
-	return []item{f.item("sshd key alone", fmt.Sprintf("none of the %d enforced users named in sshd's Match blocks logs in by key alone", checked))}
+	return []item{f.Item("sshd key alone", fmt.Sprintf("none of the %d enforced users named in sshd's Match blocks logs in by key alone", checked))}
 }
 
 // reinstallCommand is the package manager's command that puts the

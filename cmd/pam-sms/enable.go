@@ -570,15 +570,15 @@ func enableSSH(ctx context.Context, env *cliEnv, h *host, e *stackEdit) error {
 	}
 	var f findings
 	if _, err := user.LookupGroup(e.dropIn.groupName()); err != nil {
-		f.warn(fmt.Sprintf("the automation group %s does not exist: nobody logs in with a key alone through it", e.dropIn.groupName()),
+		f.Warn(fmt.Sprintf("the automation group %s does not exist: nobody logs in with a key alone through it", e.dropIn.groupName()),
 			"groupadd --system "+e.dropIn.groupName())
 	}
 	for _, u := range e.dropIn.users {
 		if _, err := user.Lookup(u); err != nil {
-			f.warn(fmt.Sprintf("the automation user %s does not exist", u), "")
+			f.Warn(fmt.Sprintf("the automation user %s does not exist", u), "")
 		}
 	}
-	if it := f.item("automation accounts", ""); it.Status != statusOK {
+	if it := f.Item("automation accounts", ""); it.Status != statusOK {
 		fmt.Fprintln(env.Stdout)
 		printChecklist(env.Stdout, []item{it})
 	}

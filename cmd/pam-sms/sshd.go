@@ -99,19 +99,19 @@ func sshdUnit() string {
 func (c sshdConfig) check() item {
 	var f findings
 	if c["usepam"] != "yes" {
-		f.fail("UsePAM is "+orNone(c["usepam"])+": sshd never runs the PAM stack, so no code is asked", fixDropIn)
+		f.Fail("UsePAM is "+orNone(c["usepam"])+": sshd never runs the PAM stack, so no code is asked", fixDropIn)
 	}
 	kbd := c["kbdinteractiveauthentication"]
 	if kbd == "" {
 		kbd = c["challengeresponseauthentication"] // OpenSSH before 8.7
 	}
 	if kbd != "yes" {
-		f.fail("KbdInteractiveAuthentication is "+orNone(kbd)+": the SMS code prompt cannot appear over SSH", fixDropIn)
+		f.Fail("KbdInteractiveAuthentication is "+orNone(kbd)+": the SMS code prompt cannot appear over SSH", fixDropIn)
 	}
 	lists := c.methodLists()
 	passwordAllowed := lists == nil
 	if lists == nil && c["pubkeyauthentication"] != "no" {
-		f.warn("AuthenticationMethods is any and PubkeyAuthentication is on: a key alone logs in and never runs the PAM auth stack (no SMS)",
+		f.Warn("AuthenticationMethods is any and PubkeyAuthentication is on: a key alone logs in and never runs the PAM auth stack (no SMS)",
 			fixDropIn)
 	}
 	for _, l := range lists {
@@ -119,15 +119,15 @@ func (c sshdConfig) check() item {
 			passwordAllowed = true
 		}
 		if methodIndex(l, "keyboard-interactive") < 0 {
-			f.warn(fmt.Sprintf("AuthenticationMethods allows %q, which never runs the PAM auth stack through keyboard-interactive (no SMS)", strings.Join(l, ",")),
+			f.Warn(fmt.Sprintf("AuthenticationMethods allows %q, which never runs the PAM auth stack through keyboard-interactive (no SMS)", strings.Join(l, ",")),
 				fixDropIn)
 		}
 	}
 	if passwordAllowed && c["passwordauthentication"] == "yes" {
-		f.warn("PasswordAuthentication is yes: the password method answers the SMS prompt with the password, "+
+		f.Warn("PasswordAuthentication is yes: the password method answers the SMS prompt with the password, "+
 			"so those logins fail after an SMS was sent", fixDropIn)
 	}
-	return f.item("sshd", fmt.Sprintf("UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods %s, PasswordAuthentication %s",
+	return f.Item("sshd", fmt.Sprintf("UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods %s, PasswordAuthentication %s",
 		c["authenticationmethods"], orNone(c["passwordauthentication"])))
 }
 

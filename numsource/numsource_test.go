@@ -51,7 +51,7 @@ func TestLookupSources(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
 	f1 := writeFile(t, dir, "one", "# first file\nbob = \"+49 170 1111111\"\ncarol = \"+49 170 2222222\"\n"+
-		"dave = \"12\"\nerin = +49 170 3333333\n")
+		"dave = \"98765\"\nerin = +49 170 3333333\n")
 	f2 := writeFile(t, dir, "two", "alice = \"+49 170 9999999\"\ncarol = \"+49 170 8888888\"\n"+
 		"dave = \"+49 170 4444444\"\n\"frank.x\" = \"+41 79 5555555\"\n")
 	unsafe := writeFile(t, dir, "unsafe", "gina = \"+49 170 6666666\"\n")
@@ -116,7 +116,9 @@ func TestLookupSources(t *testing.T) {
 			if !strings.HasPrefix(r.Why(), tt.why) || (tt.why == "") != (r.Why() == "") {
 				t.Errorf("Why = %q, want it to start %q", r.Why(), tt.why)
 			}
-			if strings.Contains(r.Why(), "3333333") || strings.Contains(r.Why(), "12") && tt.user == "dave" {
+			// Without the file names, whose random parts may hold any digits.
+			why := strings.NewReplacer(f1, "", f2, "").Replace(r.Why())
+			if strings.Contains(why, "3333333") || strings.Contains(why, "98765") && tt.user == "dave" {
 				t.Errorf("Why repeats the number: %q", r.Why())
 			}
 		})

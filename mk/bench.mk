@@ -1,7 +1,9 @@
 # `make bench`: measures pam_sms beside pam_permit, pam_exec and a curl
-# script, and writes BENCHMARKS.md (issue 6). Root only; about 5 minutes on 2
-# cores. BENCH_ROWS picks rows (e.g. BENCH_ROWS=2,3); BENCH_ARGS adds flags
-# of test/bench (e.g. BENCH_ARGS=-keep). Nothing here is part of `make test`.
+# script, and writes BENCHMARKS.md (issues 6 and 9). Root only; about 5 minutes
+# on 2 cores. BENCH_ROWS picks rows (e.g. BENCH_ROWS=2,3); the other rows of
+# BENCHMARKS.md keep their figures, and the file says which run each row is
+# from. BENCH_ARGS adds flags of test/bench (e.g. BENCH_ARGS=-keep). Nothing
+# here is part of `make test`.
 
 BENCH_BUILD := $(BUILD)/bench
 BENCH_ROWS  ?= 1,2,3,4,5,6

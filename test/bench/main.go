@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // nsEnv marks the process that already runs inside the private namespace.
@@ -44,11 +46,16 @@ type options struct {
 type bench struct {
 	options
 	work, confdir string
+	gid           int // benchGroup's
 	gw            *gateway
+	frozenReady   bool     // row 5d's helper is installed (frozen.go)
+	mounts        []string // made in the namespace, unmounted by cleanup
 	start         time.Time
 	machine       machine
 	results       []result
 	figs          map[string]float64 // medians the findings refer to (markdown.go)
+	ran           []string           // the rows measured in this run ("1", "2", ...)
+	prev          previous           // what a partial run keeps of the last BENCHMARKS.md
 }
 
 func main() {
@@ -152,11 +159,19 @@ func run(o options) error {
 		if err := s.fn(ctx); err != nil {
 			return err
 		}
+		b.ran = append(b.ran, s.rows...)
 	}
 	b.machine.elapsed = time.Since(b.start).Round(time.Second)
 	slices.SortStableFunc(b.results, func(x, y result) int { return strings.Compare(x.row, y.row) })
 	fmt.Print(b.table())
 	if o.out != "" {
+		// A run of some rows keeps the others' figures from the file it
+		// replaces, and says which run each row comes from.
+		old, err := os.ReadFile(o.out)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("bench: %w", err)
+		}
+		b.prev = parsePrevious(string(old), b.ran)
 		if err := os.WriteFile(o.out, []byte(b.markdown()), 0o644); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
@@ -179,7 +194,7 @@ func (b *bench) setup() error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	b.work = work
-	if err := mountUsers(work); err != nil {
+	if b.gid, err = mountUsers(work); err != nil {
 		return err
 	}
 	numbers := map[string]string{}
@@ -199,6 +214,11 @@ func (b *bench) setup() error {
 func (b *bench) cleanup() {
 	if b.gw != nil {
 		b.gw.close()
+	}
+	for _, m := range slices.Backward(b.mounts) {
+		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: unmount %s: %v\n", m, err)
+		}
 	}
 	if b.work == "" {
 		return

@@ -26,6 +26,16 @@ const (
 	userCount  = 200
 	firstUID   = 64000
 	nogroupGID = 65534
+	// frozenUser runs the helper by hand and freezes it in row 5d. It is
+	// not one of the burst's users, and has a number only in 5d's config.
+	frozenUser   = userPrefix + "frozen"
+	frozenUID    = firstUID + userCount
+	frozenNumber = "+49 170 5559999"
+	// benchGroup plays pam-sms: the group the helper is setgid to in row 5d
+	// and that may read that row's config and state. Its gid is the first
+	// free one from firstBenchGID in the copied /etc/group.
+	benchGroup    = userPrefix + "grp"
+	firstBenchGID = 64900
 )
 
 const (
@@ -45,8 +55,8 @@ func userNumber(i int) string { return fmt.Sprintf("+49 170 555%04d", i) }
 // userTo is the same number as the gateway receives it (number_format "00").
 func userTo(i int) string { return fmt.Sprintf("0049170555%04d", i) }
 
-// passwdWithUsers returns passwd with the bench users appended (any line
-// already naming one of them is dropped first).
+// passwdWithUsers returns passwd with the bench users and frozenUser appended
+// (any line already naming one of them is dropped first).
 func passwdWithUsers(passwd []byte) []byte {
 	var out bytes.Buffer
 	sc := bufio.NewScanner(bytes.NewReader(passwd))
@@ -61,28 +71,73 @@ func passwdWithUsers(passwd []byte) []byte {
 		fmt.Fprintf(&out, "%s:x:%d:%d:pam_sms bench user:/nonexistent:/usr/sbin/nologin\n",
 			userName(i), firstUID+i, nogroupGID)
 	}
+	fmt.Fprintf(&out, "%s:x:%d:%d:pam_sms bench user (frozen helper):/nonexistent:/usr/sbin/nologin\n",
+		frozenUser, frozenUID, nogroupGID)
 	return out.Bytes()
 }
 
+// groupWithBench returns group with benchGroup appended (without members) and
+// its gid: the first gid from firstBenchGID that no other line uses. A line
+// already naming benchGroup is dropped first.
+func groupWithBench(group []byte) ([]byte, int, error) {
+	var out bytes.Buffer
+	used := map[int]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(group))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if f[0] == benchGroup {
+			continue
+		}
+		if len(f) >= 3 {
+			if gid, err := strconv.Atoi(f[2]); err == nil {
+				used[gid] = true
+			}
+		}
+		out.WriteString(sc.Text())
+		out.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return nil, 0, fmt.Errorf("bench: reading /etc/group: %w", err)
+	}
+	gid := firstBenchGID
+	for used[gid] {
+		gid++
+	}
+	fmt.Fprintf(&out, "%s:x:%d:\n", benchGroup, gid)
+	return out.Bytes(), gid, nil
+}
+
 // mountUsers copies /etc to work/etc, adds the bench users to its passwd and
-// bind-mounts it over /etc. Only valid inside the private mount namespace.
-func mountUsers(work string) error {
+// benchGroup to its group, and bind-mounts it over /etc. It returns
+// benchGroup's gid. Only valid inside the private mount namespace.
+func mountUsers(work string) (int, error) {
 	etc := filepath.Join(work, "etc")
 	if err := copyTree("/etc", etc); err != nil {
-		return err
+		return 0, err
 	}
 	path := filepath.Join(etc, "passwd")
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return 0, fmt.Errorf("bench: %w", err)
 	}
 	if err := os.WriteFile(path, passwdWithUsers(data), 0o644); err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	path = filepath.Join(etc, "group")
+	if data, err = os.ReadFile(path); err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	group, gid, err := groupWithBench(data)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(path, group, 0o644); err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
 	}
 	if err := unix.Mount(etc, "/etc", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bench: bind-mount %s on /etc: %w", etc, err)
+		return 0, fmt.Errorf("bench: bind-mount %s on /etc: %w", etc, err)
 	}
-	return nil
+	return gid, nil
 }
 
 // copyTree copies directories, regular files and symbolic links with their
@@ -157,6 +212,8 @@ type configOptions struct {
 	bigNumbers, bigNetworks int
 	// limits: per_user, per_number, per_host, daily.
 	perUser, perNumber, perHost, daily int
+	// frozen adds frozenUser's number (every burst, for row 5d).
+	frozen bool
 }
 
 // renderConfig returns the TOML text of a bench config. Every bench user has
@@ -181,6 +238,9 @@ func renderConfig(o configOptions) string {
 	b.WriteString("[numbers]\n")
 	for i := range userCount {
 		fmt.Fprintf(&b, "%s = %q\n", userName(i), userNumber(i))
+	}
+	if o.frozen {
+		fmt.Fprintf(&b, "%s = %q\n", frozenUser, frozenNumber)
 	}
 	for i := range o.bigNumbers {
 		fmt.Fprintf(&b, "user%05d = \"+49 151 %08d\"\n", i, i)

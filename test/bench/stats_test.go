@@ -98,8 +98,8 @@ func TestPasswdWithUsers(t *testing.T) {
 	in := "root:x:0:0:root:/root:/bin/bash\npamsmsb007:x:1:1::/:/bin/sh\n"
 	got := string(passwdWithUsers([]byte(in)))
 	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
-	if len(lines) != 1+userCount {
-		t.Fatalf("%d lines, want %d", len(lines), 1+userCount)
+	if len(lines) != 1+userCount+1 {
+		t.Fatalf("%d lines, want %d (root, the users, %s)", len(lines), 1+userCount+1, frozenUser)
 	}
 	if lines[0] != "root:x:0:0:root:/root:/bin/bash" {
 		t.Errorf("first line %q, want root's unchanged", lines[0])
@@ -107,18 +107,21 @@ func TestPasswdWithUsers(t *testing.T) {
 	if want := "pamsmsb007:x:64007:65534:pam_sms bench user:/nonexistent:/usr/sbin/nologin"; lines[8] != want {
 		t.Errorf("line 8 = %q, want %q", lines[8], want)
 	}
+	if want := frozenUser + ":x:64200:65534:pam_sms bench user (frozen helper):/nonexistent:/usr/sbin/nologin"; lines[len(lines)-1] != want {
+		t.Errorf("last line = %q, want %q", lines[len(lines)-1], want)
+	}
 }
 
 // TestRenderConfig checks that the bench configs are valid pam_sms configs
 // of the announced size.
 func TestRenderConfig(t *testing.T) {
 	o := configOptions{url: "http://127.0.0.1:1/send", stateDir: "/var/tmp", perUser: 1, perNumber: 1,
-		perHost: 200, daily: 200, bigNumbers: bigNumbers, bigNetworks: bigNetworks}
+		perHost: 200, daily: 200, bigNumbers: bigNumbers, bigNetworks: bigNetworks, frozen: true}
 	cfg, err := conf.Parse("bench.conf", []byte(renderConfig(o)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(cfg.Numbers), userCount+bigNumbers; got != want {
+	if got, want := len(cfg.Numbers), userCount+1+bigNumbers; got != want {
 		t.Errorf("%d numbers, want %d", got, want)
 	}
 	if got, want := cfg.Policy.TrustedNetworks.Len(), 1+bigNetworks; got != want {
@@ -130,7 +133,90 @@ func TestRenderConfig(t *testing.T) {
 	if got := cfg.Numbers[userName(7)].Digits(); got != strings.TrimPrefix(userTo(7), "00") {
 		t.Errorf("number of %s = %s, want %s", userName(7), got, userTo(7))
 	}
+	if got := cfg.Numbers[frozenUser].Digits(); got != digitsOf(frozenNumber) {
+		t.Errorf("number of %s = %q, want %s", frozenUser, got, digitsOf(frozenNumber))
+	}
 	if cfg.Limits.PerUser != 1 || cfg.Limits.PerHost != 200 || cfg.Limits.Daily != 200 {
 		t.Errorf("limits = %+v", cfg.Limits.Limits)
+	}
+}
+
+func TestGroupWithBench(t *testing.T) {
+	in := "root:x:0:\n" + benchGroup + ":x:5:\nbusy:x:64900:\nnext:x:64901:alice\n"
+	got, gid, err := groupWithBench([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gid != 64902 {
+		t.Errorf("gid %d, want 64902 (the first free one from %d)", gid, firstBenchGID)
+	}
+	want := "root:x:0:\nbusy:x:64900:\nnext:x:64901:alice\n" + benchGroup + ":x:64902:\n"
+	if string(got) != want {
+		t.Errorf("group file:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestLockedInodes(t *testing.T) {
+	locks := "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF\n" +
+		"1: -> FLOCK  ADVISORY  WRITE 999 fd:01:5678 0 EOF\n" +
+		"2: POSIX  ADVISORY  WRITE 1234 08:02:42 0 EOF\n" +
+		"3: FLOCK  ADVISORY  WRITE 1234 08:02:4242 0 EOF\n" +
+		"4: FLOCK  ADVISORY  WRITE 12345 08:02:77 0 EOF\n"
+	if diff := cmp.Diff([]uint64{5678, 4242}, lockedInodes([]byte(locks), 1234)); diff != "" {
+		t.Errorf("lockedInodes(1234) (-want +got):\n%s", diff)
+	}
+	if got := lockedInodes([]byte(locks), 999); got != nil {
+		t.Errorf("lockedInodes(999) = %v, want none (it only waits)", got)
+	}
+}
+
+// A run of some rows keeps the other rows, their run's date and the findings
+// that cite none of the rows measured again.
+func TestParsePrevious(t *testing.T) {
+	old := "# pam_sms benchmarks\n\n## Machine\n\n| | |\n| --- | --- |\n| date | 2026-11-30 12:08 UTC |\n| nproc | 2 |\n| CPU | AMD EPYC |\n| kernel | Linux 6.1 |\n\n" +
+		"## Results\n\n| row | measurement | median | min | max | n | target | verdict |\n" +
+		"| --- | --- | ---: | ---: | ---: | ---: | --- | --- |\n" +
+		"| 1a | exempt login: pam_permit.so | 0.11 ms | 0.10 ms | 0.93 ms | 200 | - | - |\n" +
+		"| 1f | pam_sms minus pam_permit | 4.97 ms | - | - | - | <= 5 ms | met |\n" +
+		"| 4c | client peak RSS | 2160 KiB | 2160 KiB | 2160 KiB | 12 | adds < 256 KiB | met |\n" +
+		"| 5a2 | burst HTTP: p99 | 955 ms | 852 ms | 1029 ms | 5 | < 1 s | MISSED: by 28.8 ms in the worst run |\n\n" +
+		"## Findings from this run\n\n- Exempt path: costs 4.97 ms.\n- Memory: adds 4 KiB.\n- Burst: p99 was 955 ms.\n\n## Method\n"
+	p := parsePrevious(old, []string{"5", "6"})
+	want := []result{
+		{row: "1a", what: "exempt login: pam_permit.so", med: "0.11 ms", min: "0.10 ms", max: "0.93 ms", n: "200"},
+		{row: "1f", what: "pam_sms minus pam_permit", med: "4.97 ms", target: "<= 5 ms", verdict: "met"},
+		{row: "4c", what: "client peak RSS", med: "2160 KiB", min: "2160 KiB", max: "2160 KiB", n: "12", target: "adds < 256 KiB", verdict: "met"},
+	}
+	if diff := cmp.Diff(want, p.results, cmp.AllowUnexported(result{})); diff != "" {
+		t.Errorf("kept results (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"1", "4"}, p.rows()); diff != "" {
+		t.Errorf("kept rows (-want +got):\n%s", diff)
+	}
+	if p.dates["1"] != "2026-11-30 12:08 UTC" || p.machines["1"] != "AMD EPYC, 2 cores, Linux 6.1" {
+		t.Errorf("run of row 1: %q on %q", p.dates["1"], p.machines["1"])
+	}
+	// Exempt path cites row 6 too, which was measured again; Burst cites 5.
+	wantF := map[string]string{"Memory": "Memory: adds 4 KiB. *(From the run of 2026-11-30 12:08 UTC.)*"}
+	if diff := cmp.Diff(wantF, p.findings); diff != "" {
+		t.Errorf("kept findings (-want +got):\n%s", diff)
+	}
+
+	// The file this writes reads back the same, with the run of each row.
+	b := &bench{ran: []string{"5", "6"}, prev: p, figs: map[string]float64{}}
+	b.machine = machine{date: "2026-12-02 01:30 UTC", cpu: "Intel Xeon", nproc: "2", kernel: "Linux 6.18"}
+	b.results = []result{{row: "5a2", what: "burst HTTP: p99", med: "900 ms", min: "850 ms", max: "950 ms", n: "5"}}
+	again := parsePrevious(b.markdown(), []string{"1"})
+	if diff := cmp.Diff([]string{"4", "5"}, again.rows()); diff != "" {
+		t.Errorf("rows kept from the merged file (-want +got):\n%s", diff)
+	}
+	if again.dates["4"] != "2026-11-30 12:08 UTC" || again.dates["5"] != "2026-12-02 01:30 UTC" {
+		t.Errorf("dates kept from the merged file: %v", again.dates)
+	}
+	if again.machines["4"] != "AMD EPYC, 2 cores, Linux 6.1" || again.machines["5"] != "Intel Xeon, 2 cores, Linux 6.18" {
+		t.Errorf("machines kept from the merged file: %v", again.machines)
+	}
+	if got := again.findings["Memory"]; got != wantF["Memory"] {
+		t.Errorf("Memory finding kept twice: %q", got)
 	}
 }

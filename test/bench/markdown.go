@@ -271,13 +271,23 @@ func findingDef(label string) *finding {
 // findings explains the figures of this run; each needs the rows it cites and
 // is left out when they were not run, unless an earlier run's is kept.
 func (b *bench) findings() []string {
-	var out []string
+	var out, missing []string
+	var need []string
 	for _, d := range findingDefs {
 		if s := d.fn(b); s != "" {
 			out = append(out, s)
 		} else if s, ok := b.prev.findings[d.label]; ok {
 			out = append(out, s)
+		} else if len(b.prev.results) > 0 {
+			missing = append(missing, d.label)
+			need = append(need, d.rows...)
 		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(need)
+		out = append(out, fmt.Sprintf("Not written here: %s. Each needs rows %s from one run, and this file "+
+			"has them from different runs; `make bench` with all rows writes them.",
+			strings.Join(missing, ", "), strings.Join(slices.Compact(need), ", ")))
 	}
 	return out
 }
@@ -372,6 +382,7 @@ func (b *bench) findBurst() string {
 			s += "the waits for the shared lock are part of the cost."
 		}
 	}
+	lockCost := b.has("ratio.nohost") && f["ratio.nohost"] < f["ratio.limits"]-0.05
 	if f["ratio.limits"] > 1.05 {
 		s += " What would close the gap is less work per Take in package limits, above all fewer files " +
 			"created: a Take for a user and number seen for the first time creates five files (two lock files, " +
@@ -380,6 +391,11 @@ func (b *bench) findBurst() string {
 			"Counter files rewritten in place under their key's lock, or appended to with fixed-length records " +
 			"as the day file is, and locked themselves instead of through a separate lock file, would create " +
 			"a file only at a key's first use and leave the directory alone otherwise."
+		if lockCost {
+			s += " And the per_host count could do without a lock, as the daily one does (records appended, " +
+				"a send counting when its record is among the first per_host of the window), or its lock " +
+				"could be taken last and held only around the host file."
+		}
 		if strings.Contains(b.machine.fs, "no journal") {
 			s += " Here it weighs more than it would on most servers: the state directory's ext4 has no " +
 				"journal (see Machine), and ext4 then skips every inode deleted in the last minutes when it " +

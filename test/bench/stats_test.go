@@ -206,7 +206,11 @@ func TestParsePrevious(t *testing.T) {
 	b := &bench{ran: []string{"5", "6"}, prev: p, figs: map[string]float64{}}
 	b.machine = machine{date: "2026-12-02 01:30 UTC", cpu: "Intel Xeon", nproc: "2", kernel: "Linux 6.18"}
 	b.results = []result{{row: "5a2", what: "burst HTTP: p99", med: "900 ms", min: "850 ms", max: "950 ms", n: "5"}}
-	again := parsePrevious(b.markdown(), []string{"1"})
+	md := b.markdown()
+	if want := "- Not written here: Exempt path, Config size, HTTPS, Burst. Each needs rows 1, 2, 3, 5, 6 from one run"; !strings.Contains(md, want) {
+		t.Errorf("the merged file does not say which findings it lacks (%q)", want)
+	}
+	again := parsePrevious(md, []string{"1"})
 	if diff := cmp.Diff([]string{"4", "5"}, again.rows()); diff != "" {
 		t.Errorf("rows kept from the merged file (-want +got):\n%s", diff)
 	}

@@ -516,7 +516,9 @@ const methodSection = "## Method and how to reproduce\n\n" +
 	"users' logins (issue 9: nothing; the target allows the same 5 % of noise), 5e/5c what the limits add\n" +
 	"without the key all the burst's logins share.\n\n" +
 	"Row 6, helper. Sizes of the stripped binaries. Start-up: `pamclient -x 20 build/pam-sms-helper\n" +
-	"--bench-startup` (fork, exec, Go runtime start, flag error, exit) beside /bin/true, 10 rounds.\n" +
+	"--bench-startup` (fork, exec, Go runtime start, flag error, exit) beside /bin/true, 10 rounds, with\n" +
+	"the environment the module gives the helper (PATH and LANG; with any other the helper would restart\n" +
+	"itself clean, a second exec no login pays).\n" +
 	"conf.Load: timed once per fresh process (`pambench -probe confload PATH`), as each helper pays it\n" +
 	"(a process caches the system root pool and other lazily built data), 20 rounds in rotating order\n" +
 	"with conf.Parse of the big config in pambench. Lookups: Go's benchmark harness (testing.Benchmark)\n" +

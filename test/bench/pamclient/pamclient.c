@@ -24,7 +24,9 @@
  * (user + system) of all waited-for children, from getrusage.
  *
  * Spawn mode (-x N PROG ARGS...) forks and execs PROG N times with /dev/null
- * on fd 0-2, as pam_sms.so starts its helper, and prints
+ * on fd 0-2 and the environment pam_sms.so gives its helper (PATH and LANG;
+ * with any other, the helper restarts itself clean, a second exec that no
+ * login pays), and prints
  *
  *   spawn I ns NS status STATUS
  */
@@ -155,6 +157,13 @@ static void wait_barrier(int fd)
 	close(fd);
 }
 
+/* The environment pam_sms.so starts its helper with (pam_sms/pam_sms.c). */
+static char *const module_envp[] = {
+	"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+	"LANG=C.UTF-8",
+	NULL,
+};
+
 static int spawn_mode(int n, char **argv)
 {
 	int i;
@@ -176,7 +185,7 @@ static int spawn_mode(int n, char **argv)
 			dup2(fd, 0);
 			dup2(fd, 1);
 			dup2(fd, 2);
-			execv(argv[0], argv);
+			execve(argv[0], argv, module_envp);
 			_exit(127);
 		}
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

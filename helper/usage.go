@@ -31,27 +31,22 @@ func gatewayName(gw conf.Gateway) string {
 	return u.Host
 }
 
-// take is store.Take with the daily quota warnings: when daily is set, a send
-// that takes the day's count across 80 % of it, and the one that takes the
-// last slot, log a warning. Each helper reads the day count before and after
-// its Take and warns when a threshold lies in between: the taker of the
-// threshold's slot always does, and only helpers whose Takes overlap it in
-// time can repeat the line. Nothing is stored to remember a warning, so one
-// that was logged stays logged once per helper that crossed it, and a day
-// without a crossing (a quota lowered in the middle of it) has none.
+// take is store.Take with the daily quota warnings: when daily is set, the
+// send that takes the day's count to 80 % of it, and the one that takes the
+// last slot, log a warning. The day file's append places each send at one
+// position, so exactly one helper reaches each level, and nothing is read
+// again for it.
 func (s *session) take(cfg *conf.Config, store *limits.Store, keys limits.Keys) error {
-	now := time.Now()
-	daily := cfg.Limits.Daily
-	before := dayCount(store, cfg.Limits.Limits, now, daily)
-	if err := store.Take(cfg.Limits.Limits, keys, now); err != nil {
+	sent, err := store.TakeDay(cfg.Limits.Limits, keys, time.Now())
+	if err != nil {
 		return err
 	}
-	if before < 0 {
+	daily := cfg.Limits.Daily
+	if daily <= 0 {
 		return nil
 	}
-	after := dayCount(store, cfg.Limits.Limits, now, daily)
-	for _, q := range crossed(daily, before, after) {
-		s.log.warn(q.msg, s.who("daily", daily, "sent_today", after, "percent", q.percent)...)
+	for _, q := range crossed(daily, sent-1, sent) {
+		s.log.warn(q.msg, s.who("daily", daily, "sent_today", sent, "percent", q.percent)...)
 	}
 	return nil
 }
@@ -66,19 +61,6 @@ func crossed(daily, before, after int) []quotaLevel {
 		}
 	}
 	return out
-}
-
-// dayCount is today's count of sends, or -1 when there is no daily limit or
-// it cannot be read (the warnings are then left out; Take decides).
-func dayCount(store *limits.Store, l limits.Limits, now time.Time, daily int) int {
-	if daily <= 0 {
-		return -1
-	}
-	c, err := store.Count(l, limits.Keys{}, now)
-	if err != nil {
-		return -1
-	}
-	return c.Daily
 }
 
 type quotaLevel struct {

@@ -57,40 +57,42 @@ func dayRecords(size int64) int64 {
 // record and wins when the record's position is below max. A Take that lost the
 // race leaves its record: over-counting is the safe direction, and the size
 // check stops the file from growing past max plus the racers of one moment.
-// With max 0 (no daily limit) it only records the send.
-func (s *Store) claimDay(max int, now time.Time) error {
+// With max 0 (no daily limit) it only records the send. It returns the
+// record's position (1-based): today's count including this send.
+func (s *Store) claimDay(max int, now time.Time) (int, error) {
 	name := dayFile(now)
 	fd, err := s.openOrCreate(name, unix.O_WRONLY|unix.O_APPEND)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("limits: stat %s: %w", s.path(name), err)
+		return 0, fmt.Errorf("limits: stat %s: %w", s.path(name), err)
 	}
 	exceeded := &ExceededError{Limit: LimitDaily, Max: max}
 	if max > 0 && dayRecords(st.Size) >= int64(max) {
-		return exceeded
+		return 0, exceeded
 	}
 	rec := fmt.Appendf(nil, "%010d\n", now.Unix())
 	n, err := write(fd, rec)
 	if err != nil {
-		return fmt.Errorf("limits: append to %s: %w", s.path(name), err)
+		return 0, fmt.Errorf("limits: append to %s: %w", s.path(name), err)
 	}
 	if n != len(rec) {
-		return fmt.Errorf("limits: append to %s: short write (%d of %d bytes)", s.path(name), n, len(rec))
+		return 0, fmt.Errorf("limits: append to %s: short write (%d of %d bytes)", s.path(name), n, len(rec))
 	}
 	// O_APPEND placed the record at the end of the file under the inode's lock;
 	// our own descriptor's offset now points just past it.
 	end, err := unix.Seek(fd, 0, unix.SEEK_CUR)
 	if err != nil {
-		return fmt.Errorf("limits: seek %s: %w", s.path(name), err)
+		return 0, fmt.Errorf("limits: seek %s: %w", s.path(name), err)
 	}
-	if max > 0 && dayRecords(end-dayRecordLen) >= int64(max) {
-		return exceeded
+	slot := dayRecords(end)
+	if max > 0 && slot > int64(max) {
+		return 0, exceeded
 	}
-	return nil
+	return int(slot), nil
 }
 
 // dayCount returns the records of now's day file, without a lock.

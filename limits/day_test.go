@@ -116,3 +116,20 @@ func TestDayCountedWithoutDailyLimit(t *testing.T) {
 		}
 	}
 }
+
+// TakeDay returns each send's own position in the day, 1, 2, 3, ..., so the
+// caller that reaches a count is the only one that sees it; a refused Take
+// returns 0.
+func TestTakeDayPositions(t *testing.T) {
+	s, _ := openStore(t)
+	l := limits.Limits{Daily: 3}
+	for want := 1; want <= 3; want++ {
+		got, err := s.TakeDay(l, limits.Keys{User: "alice"}, t0)
+		if err != nil || got != want {
+			t.Fatalf("TakeDay %d = %d, %v; want %d, nil", want, got, err, want)
+		}
+	}
+	if got, err := s.TakeDay(l, limits.Keys{User: "alice"}, t0); got != 0 || !errors.As(err, new(*limits.ExceededError)) {
+		t.Errorf("TakeDay past the limit = %d, %v; want 0 and the daily limit", got, err)
+	}
+}

@@ -263,35 +263,48 @@ func (s *Store) leave() {
 // within the Store's LockTimeout it returns a *BusyError. On any error the
 // caller must deny the login.
 func (s *Store) Take(l Limits, k Keys, now time.Time) error {
+	_, err := s.TakeDay(l, k, now)
+	return err
+}
+
+// TakeDay is Take that also returns the send's position in the day file:
+// today's count including this send, as the append itself placed it, so a
+// caller can act on reaching a count (the quota warnings) exactly once,
+// without reading the count again.
+func (s *Store) TakeDay(l Limits, k Keys, now time.Time) (sentToday int, err error) {
 	if err := l.validate(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := checkKeys(l, k); err != nil {
-		return err
+		return 0, err
 	}
 	ts := tallies(l, k, false)
 	// Every send is recorded in the day file, limited or not, so that
 	// pam-sms limits show counts today's SMS even with daily = 0.
 	if err := checkDayTime(now); err != nil {
-		return err
+		return 0, err
 	}
 	keys := make([]key, len(ts))
 	for i, t := range ts {
 		keys[i] = key{t.kind, t.name}
 	}
-	return s.withLocks(keys, func() error { return s.take(l, ts, now) })
+	err = s.withLocks(keys, func() (err error) {
+		sentToday, err = s.take(l, ts, now)
+		return err
+	})
+	return sentToday, err
 }
 
 // take is Take's read-modify-write, run with the keys of ts locked.
-func (s *Store) take(l Limits, ts []*tally, now time.Time) error {
+func (s *Store) take(l Limits, ts []*tally, now time.Time) (sentToday int, err error) {
 	for _, t := range ts {
 		if err := s.load(t, now); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	for _, t := range ts {
 		if len(t.times) >= t.max {
-			return &ExceededError{Limit: t.limit, Max: t.max, Window: t.window}
+			return 0, &ExceededError{Limit: t.limit, Max: t.max, Window: t.window}
 		}
 	}
 	// Write the new contents beside the files before claiming a daily slot:
@@ -308,22 +321,23 @@ func (s *Store) take(l Limits, ts []*tally, now time.Time) error {
 	for i, t := range ts {
 		tmp, err := s.prepare(t.name, append(t.times, now.Unix()))
 		if err != nil {
-			return err
+			return 0, err
 		}
 		tmps[i] = tmp
 	}
-	if err := s.claimDay(l.Daily, now); err != nil {
-		return err
+	sentToday, err = s.claimDay(l.Daily, now)
+	if err != nil {
+		return 0, err
 	}
 	for i, t := range ts {
 		// A failure after an earlier file was renamed leaves that send counted
 		// there: over-counting is the safe direction.
 		if err := unix.Renameat(s.dirfd, tmps[i], s.dirfd, t.name); err != nil {
-			return fmt.Errorf("limits: rename %s to %s: %w", s.path(tmps[i]), t.name, err)
+			return 0, fmt.Errorf("limits: rename %s to %s: %w", s.path(tmps[i]), t.name, err)
 		}
 		tmps[i] = ""
 	}
-	return nil
+	return sentToday, nil
 }
 
 // Count returns the sends currently counted for each non-empty key of k, and

@@ -2,8 +2,6 @@ package packaging_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -140,32 +138,10 @@ func goModVersion(t *testing.T, root string) string {
 }
 
 // freshTarball returns the cached root for the fresh machine (its own key,
-// next to the install tests' root), building it on the first run.
+// next to the install tests' root).
 func freshTarball(t *testing.T) string {
 	t.Helper()
-	mirror, err := debianMirror(chrootSuite)
-	if err != nil {
-		t.Skipf("fresh machine test skipped: %v", err)
-	}
-	key := sha256.Sum256([]byte(strings.Join(append([]string{chrootSuite, "minbase", "fresh", mirror}, freshIncludes...), "\n")))
-	path := filepath.Join(chrootCache, chrootSuite+"-fresh-"+hex.EncodeToString(key[:6])+".tar")
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	if err := os.MkdirAll(chrootCache, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	defer os.RemoveAll(tmp)
-	out, err := output("", "mmdebstrap", "--variant=minbase", "--format=tar", "--include="+strings.Join(freshIncludes, ","),
-		chrootSuite, tmp, mirror)
-	if err != nil {
-		t.Skipf("fresh machine test skipped: cannot build the Debian 12 root with mmdebstrap: %v\n%s", err, out)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return cachedRoot(t, "fresh", freshIncludes, "fresh machine test")
 }
 
 // freshChroot is a chroot with /proc, the host's resolver configuration

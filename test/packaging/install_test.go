@@ -34,19 +34,30 @@ var chrootIncludes = []string{"pamtester"}
 // chrootEnv is the whole environment of commands run in the chroot.
 var chrootEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive"}
 
-// chrootTarball returns the cached mmdebstrap tarball, building it on the
-// first run. The name holds a hash of everything that shapes the root, so a
-// change of the package list builds a new one. It skips the test when the
-// root cannot be built (no mmdebstrap, no mirror).
+// chrootTarball returns the cached root of the install tests.
 func chrootTarball(t *testing.T) string {
+	t.Helper()
+	return cachedRoot(t, "minbase", chrootIncludes, "install test")
+}
+
+// cachedRoot returns a cached mmdebstrap tarball of a minbase root with
+// includes, building it on the first run. The name holds a hash of everything
+// that shapes the root (flavor names roots that differ otherwise), so a change
+// of the package list builds a new one. It skips the test (what) when the root
+// cannot be built (no mmdebstrap, no mirror).
+func cachedRoot(t *testing.T, flavor string, includes []string, what string) string {
 	t.Helper()
 	// The machine's own apt mirror: the tests name none.
 	mirror, err := debianMirror(chrootSuite)
 	if err != nil {
-		t.Skipf("install test skipped: %v", err)
+		t.Skipf("%s skipped: %v", what, err)
 	}
-	key := sha256.Sum256([]byte(strings.Join(append([]string{chrootSuite, "minbase", mirror}, chrootIncludes...), "\n")))
-	path := filepath.Join(chrootCache, chrootSuite+"-minbase-"+hex.EncodeToString(key[:6])+".tar")
+	parts := []string{chrootSuite, "minbase"}
+	if flavor != "minbase" {
+		parts = append(parts, flavor)
+	}
+	key := sha256.Sum256([]byte(strings.Join(append(append(parts, mirror), includes...), "\n")))
+	path := filepath.Join(chrootCache, chrootSuite+"-"+flavor+"-"+hex.EncodeToString(key[:6])+".tar")
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
@@ -56,10 +67,10 @@ func chrootTarball(t *testing.T) string {
 	// A unique temporary name and a rename: concurrent runs never see half a file.
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
 	defer os.RemoveAll(tmp)
-	out, err := output("", "mmdebstrap", "--variant=minbase", "--format=tar", "--include="+strings.Join(chrootIncludes, ","),
+	out, err := output("", "mmdebstrap", "--variant=minbase", "--format=tar", "--include="+strings.Join(includes, ","),
 		chrootSuite, tmp, mirror)
 	if err != nil {
-		t.Skipf("install test skipped: cannot build the Debian 12 chroot with mmdebstrap: %v\n%s", err, out)
+		t.Skipf("%s skipped: cannot build the Debian 12 root with mmdebstrap: %v\n%s", what, err, out)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)

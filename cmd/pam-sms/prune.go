@@ -15,7 +15,7 @@ import (
 var pruneCmd = &command{
 	Name:       "prune",
 	ShortUsage: "pam-sms prune [--config PATH] [--json]",
-	ShortHelp:  "Remove rate limit state that no longer counts",
+	ShortHelp:  "Remove state that no longer counts: old counters, usage records, cached numbers",
 	LongHelp: `"prune" removes from state_dir what no longer counts against any limit:
 the counters of users, numbers and client addresses without a send in the
 last 24 hours, the totals of other days, temporary files of logins that

@@ -101,9 +101,22 @@ func Start(t testing.TB, opts Options) *Server {
 	if !Installed() {
 		t.Skipf("slapd fixture: %s or %s missing; install Debian's slapd and ldap-utils (make deps)", slapdPath, slapaddPath)
 	}
-	s, err := setup(t.TempDir(), opts)
+	s, err := Run(t.TempDir(), opts)
 	if err != nil {
 		t.Fatalf("slapd fixture: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Run is Start without a test, for programs such as make bench: it sets the
+// server up in dir (an empty directory the caller removes afterwards) and
+// starts it. The caller must call Stop; slapd also dies with the thread that
+// started it (Pdeathsig). It does not check Installed.
+func Run(dir string, opts Options) (*Server, error) {
+	s, err := setup(dir, opts)
+	if err != nil {
+		return nil, err
 	}
 	// A port picked free can be taken before slapd binds it; try again then.
 	for attempt := 1; ; attempt++ {
@@ -113,10 +126,9 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 	}
 	if err != nil {
-		t.Fatalf("slapd fixture: %v", err)
+		return nil, err
 	}
-	t.Cleanup(s.Stop)
-	return s
+	return s, nil
 }
 
 func setup(dir string, opts Options) (*Server, error) {

@@ -66,6 +66,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == numberProbeFlag {
+		if err := runNumberProbe(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -90,7 +97,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.repo, "repo", ".", "repository root")
 	fs.StringVar(&o.out, "out", "", "write BENCHMARKS.md here (empty: only print the table)")
 	fs.StringVar(&o.goTool, "go", "go", "go command, to build the Go c-shared comparison module")
-	rows := fs.String("rows", "1,2,3,4,5,6", "rows to run")
+	rows := fs.String("rows", "1,2,3,4,5,6,7,8", "rows to run")
 	fs.BoolVar(&o.quick, "quick", false, "fewer rounds (for trying the bench, not for figures)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	if err := fs.Parse(args); err != nil {
@@ -150,6 +157,8 @@ func run(o options) error {
 		{[]string{"4"}, b.rowMemory},
 		{[]string{"5"}, b.rowBurst},
 		{[]string{"6"}, b.rowHelper},
+		{[]string{"7"}, b.rowNumbers},
+		{[]string{"8"}, b.rowDirectory},
 	}
 	for _, s := range steps {
 		if !slices.ContainsFunc(s.rows, func(r string) bool { return slices.Contains(o.rows, r) }) {

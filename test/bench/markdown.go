@@ -31,7 +31,7 @@ func (b *bench) markdown() string {
 	results := b.allResults()
 	s.WriteString("## Results\n\n")
 	s.WriteString(markdownTable(results))
-	s.WriteString("\n## Targets (issues 6 and 9)\n\n")
+	s.WriteString("\n## Targets (issues 6, 9 and 10)\n\n")
 	s.WriteString(targets(results))
 	s.WriteString("\n## Findings from this run\n\n")
 	for _, f := range b.findings() {
@@ -257,6 +257,8 @@ var findingDefs = []finding{
 	{"HTTPS", []string{"2", "3", "6"}, (*bench).findHTTPS},
 	{"Burst", []string{"5", "6"}, (*bench).findBurst},
 	{"Memory", []string{"4"}, (*bench).findMemory},
+	{"Numbers file", []string{"7"}, (*bench).findNumbers},
+	{"Directory", []string{"8"}, (*bench).findDirectory},
 }
 
 func findingDef(label string) *finding {
@@ -526,5 +528,6 @@ const methodSection = "## Method and how to reproduce\n\n" +
 	"(`pambench -probe certpool`). limits.Store.Take: 200 calls in a state directory beside the others,\n" +
 	"each for another user and number and for the one client address of the burst; 6q is 200 times the\n" +
 	"median, the time the burst's logins hold that address's lock one after the other.\n\n" +
+	numbersMethod + directoryMethod +
 	"Nothing here runs in `make test`: test/bench is a `package main` whose only tests (stats_test.go) check\n" +
 	"the statistics and config helpers, not timings.\n"

@@ -207,7 +207,7 @@ func TestParsePrevious(t *testing.T) {
 	b.machine = machine{date: "2026-12-02 01:30 UTC", cpu: "Intel Xeon", nproc: "2", kernel: "Linux 6.18"}
 	b.results = []result{{row: "5a2", what: "burst HTTP: p99", med: "900 ms", min: "850 ms", max: "950 ms", n: "5"}}
 	md := b.markdown()
-	if want := "- Not written here: Exempt path, Config size, HTTPS, Burst. Each needs rows 1, 2, 3, 5, 6 from one run"; !strings.Contains(md, want) {
+	if want := "- Not written here: Exempt path, Config size, HTTPS, Burst, Numbers file, Directory. Each needs rows 1, 2, 3, 5, 6, 7, 8 from one run"; !strings.Contains(md, want) {
 		t.Errorf("the merged file does not say which findings it lacks (%q)", want)
 	}
 	again := parsePrevious(md, []string{"1"})

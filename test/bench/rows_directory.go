@@ -26,8 +26,12 @@ var dirKinds = []dirKind{
 
 // dirLogins and dirProbes are how many logins and fresh-process lookups row 8
 // makes per directory variant, for the count of searches slapd must log.
-func (b *bench) dirLogins() int { return b.rounds(15) * 8 }
-func (b *bench) dirProbes() int { return b.rounds(20) }
+func (b *bench) dirLogins() int { return b.rounds(dirRounds) }
+func (b *bench) dirProbes() int { return b.rounds(30) }
+
+// dirRounds is how many rounds of logins row 8 makes, one login per
+// variant each, as in row 7.
+const dirRounds = 100
 
 // rowDirectory is row 8: the number from an LDAP directory (a private slapd
 // on loopback, Debian's package, as in test/directory): full enforced logins
@@ -115,7 +119,7 @@ func directorySection(uri string, startTLS bool, passwordFile, caFile string) st
 // (CPU of the helper per login).
 func (b *bench) dirLogin(ctx context.Context, vs []variant) error {
 	before := b.gw.receivedBy(userName(0))
-	runs, err := b.interleave(ctx, vs, b.rounds(15), 8, false)
+	runs, err := b.interleave(ctx, vs, b.rounds(dirRounds), 1, false)
 	if err != nil {
 		return err
 	}
@@ -214,8 +218,8 @@ const directoryMethod = "Row 8, the number from a directory (issue 10). A privat
 	"test CA): over ldap:// (allowed unencrypted only to loopback), ldap:// with `starttls = true`,\n" +
 	"ldaps://, and the ldaps one with the user in `[numbers]`, so that the directory is not asked (8a,\n" +
 	"the reference). 8a-8d: full logins from 198.51.100.7 (SMS received with the directory's number,\n" +
-	"code answered), 15 rounds of one pamclient per config making 8 logins, in rotating order; 8e-8g are\n" +
+	"code answered), 100 rounds of one pamclient per config making one login, in rotating order; 8e-8g are\n" +
 	"the differences of the medians, 8h-8k the CPU per login. 8l-8n: numsource.Lookup alone in a fresh\n" +
 	"process after conf.Load (`pambench -probe-number CONFIG USER`: reads the password and CA files,\n" +
-	"connects, TLS, binds, searches once), 20 rounds in rotating order. pambench checks that slapd logged\n" +
+	"connects, TLS, binds, searches once), 30 rounds in rotating order. pambench checks that slapd logged\n" +
 	"exactly one search per directory login and probe.\n\n"

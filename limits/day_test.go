@@ -28,7 +28,7 @@ func TestDayFile(t *testing.T) {
 		{"two records", rec + rec, 2, true},
 		{"a partial record counts as one", rec + rec[:4], 2, true},
 		{"two and a partial one reach the limit", rec + rec + rec[:1], 3, false},
-		{"content is not read", strings.Repeat("x", 3*limits.DayRecordLen), 3, false},
+		{"content is not read", strings.Repeat("x", 3*limits.RecordLen), 3, false},
 		{"over the limit", strings.Repeat(rec, 5), 5, false},
 	}
 	l := limits.Limits{Daily: 3}
@@ -82,17 +82,6 @@ func TestLegacyDailyFileIgnored(t *testing.T) {
 	}
 	if c, err := s.Count(limits.Limits{Window: time.Hour}, limits.Keys{}, t0); err != nil || c.Daily != 1 {
 		t.Errorf("Count = %+v, %v; want Daily 1", c, err)
-	}
-}
-
-func TestBusyErrorText(t *testing.T) {
-	err := error(&limits.BusyError{Key: "user", Path: "/var/lib/pam-sms/user-2bd8", Waited: 2000400 * time.Microsecond})
-	want := "limits: user state /var/lib/pam-sms/user-2bd8 is locked by another process; gave up after 2s"
-	if err.Error() != want {
-		t.Errorf("Error() = %q, want %q", err, want)
-	}
-	if !errors.Is(err, limits.ErrBusy) || errors.Is(&limits.ExceededError{}, limits.ErrBusy) {
-		t.Error("errors.Is(err, ErrBusy) is wrong")
 	}
 }
 

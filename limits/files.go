@@ -3,7 +3,6 @@ package limits
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"slices"
 
@@ -43,44 +42,6 @@ func (s *Store) openRegular(name string, flags int) (int, error) {
 	return fd, nil
 }
 
-// openOrCreate opens the regular file name, creating it empty (mode 0660) when
-// it is missing. It tries again if the name is removed between the creation and
-// the open (Prune removes unused lock files), a few times.
-func (s *Store) openOrCreate(name string, flags int) (int, error) {
-	for range 100 {
-		fd, err := s.openRegular(name, flags)
-		if err != nil || fd >= 0 {
-			return fd, err
-		}
-		if err := s.publish(name); err != nil {
-			return -1, err
-		}
-	}
-	return -1, fmt.Errorf("limits: %s vanished each time it was created", s.path(name))
-}
-
-// publish creates the empty file name unless something has that name already.
-// The file is made under a temporary name, given mode 0660 and then linked to
-// name, so that name never refers to a file another uid cannot use (the caller's
-// umask may be 077) and a creator stopped half-way blocks nobody.
-func (s *Store) publish(name string) error {
-	tmp := fmt.Sprintf(".%s.%016x.tmp", name, rand.Uint64())
-	fd, err := s.create(tmp, name)
-	if err != nil {
-		return err
-	}
-	unix.Close(fd)
-	err = unix.Linkat(s.dirfd, tmp, s.dirfd, name, 0)
-	unix.Unlinkat(s.dirfd, tmp, 0)
-	switch {
-	case err == nil, errors.Is(err, unix.EEXIST):
-		return nil
-	case errors.Is(err, unix.ENOENT):
-		return nil // Prune took the temporary file; the caller tries again
-	}
-	return fmt.Errorf("limits: create %s: %w", s.path(name), err)
-}
-
 // create makes the new file name mode 0660 and returns it open for writing;
 // errors name the file shown. The mode is set again with fchmod because the
 // caller's umask (022 under sshd, 077 in some screen lockers) would take the
@@ -96,30 +57,6 @@ func (s *Store) create(name, shown string) (int, error) {
 		return -1, fmt.Errorf("limits: chmod %s: %w", s.path(shown), err)
 	}
 	return fd, nil
-}
-
-// prepare writes times as the new content of name to .NAME.tmp and returns
-// that name; the caller renames it over name. The caller holds name's lock, so
-// a .NAME.tmp already there was left by a writer that died; it may belong to
-// another uid, so it is removed rather than reused.
-func (s *Store) prepare(name string, times []int64) (string, error) {
-	tmp := "." + name + ".tmp"
-	if err := unix.Unlinkat(s.dirfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return "", fmt.Errorf("limits: remove stale %s: %w", s.path(tmp), err)
-	}
-	fd, err := s.create(tmp, tmp)
-	if err != nil {
-		return "", err
-	}
-	err = writeAll(fd, format(times))
-	if cerr := unix.Close(fd); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		unix.Unlinkat(s.dirfd, tmp, 0)
-		return "", fmt.Errorf("limits: write %s: %w", s.path(tmp), err)
-	}
-	return tmp, nil
 }
 
 // readFD reads the whole state file name from fd, refusing an oversized one.
@@ -145,24 +82,6 @@ func (s *Store) readFD(fd int, name string) ([]byte, error) {
 			return buf, nil
 		}
 	}
-}
-
-// writeAll writes b to fd; a short write is an error.
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return unix.EIO
-		}
-		b = b[n:]
-	}
-	return nil
 }
 
 // names lists the state directory, sorted.

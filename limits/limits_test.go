@@ -28,18 +28,31 @@ func openStore(t testing.TB) (*limits.Store, string) {
 	return s, dir
 }
 
-// readRecords returns the records of a state file, failing on a bad header.
+// readRecords returns the records of a state file, failing on a record that
+// is not ten digits and a newline.
 func readRecords(t *testing.T, path string) []string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, ok := strings.CutPrefix(string(data), "pam-sms-limits 1\n")
-	if !ok {
-		t.Fatalf("%s: bad header in %q", path, data)
+	recs := strings.SplitAfter(string(data), "\n")
+	recs = recs[:len(recs)-1]
+	for _, r := range recs {
+		if len(r) != limits.RecordLen || strings.Trim(r[:10], "0123456789") != "" {
+			t.Fatalf("%s: bad record %q in %q", path, r, data)
+		}
 	}
-	return strings.Fields(body)
+	return recs
+}
+
+// bucket names the file of a key that counts sends at now in windows of w.
+func bucket(kind, key string, w time.Duration, now time.Time) string {
+	base := limits.KeyFile(kind, key)
+	if kind == limits.KeyHost {
+		base = limits.HostFile(key)
+	}
+	return limits.BucketFile(base, w, now, 0)
 }
 
 func TestTakeReachesEachLimitExactly(t *testing.T) {
@@ -264,7 +277,7 @@ func TestReset(t *testing.T) {
 	if err := s.Reset(limits.Keys{}); err == nil || err.Error() != "limits: reset: no user, number or host given" {
 		t.Errorf("Reset(empty) = %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, limits.KeyFile("user", "bob"))); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, bucket("user", "bob", time.Hour, t0))); err != nil {
 		t.Errorf("bob's file: %v", err)
 	}
 }
@@ -307,7 +320,7 @@ func TestCount(t *testing.T) {
 		}
 	}
 	// Count works when the config has no limits at all.
-	got, err := s.Count(limits.Limits{Window: time.Hour}, limits.Keys{User: "alice"}, t0.Add(8*time.Minute))
+	got, err := s.Count(limits.Limits{Window: 10 * time.Minute}, limits.Keys{User: "alice"}, t0.Add(8*time.Minute))
 	if err != nil || got.User != 3 {
 		t.Errorf("Count without limits = %+v, %v; want User 3", got, err)
 	}
@@ -379,13 +392,11 @@ func TestFileNamesHideKeys(t *testing.T) {
 	}
 	want := []string{
 		"day-20250314",
-		// printf %s 192.0.2.1 | sha256sum | cut -c1-32, and so on.
-		"host-37fcff24bf62035b2b08020afc08b4fe",
-		"host-37fcff24bf62035b2b08020afc08b4fe.lock",
-		"number-a0f625e3492145298960617eabde6ef7",
-		"number-a0f625e3492145298960617eabde6ef7.lock",
-		"user-2bd806c97f0e00af1a1fc3328fa763a9",
-		"user-2bd806c97f0e00af1a1fc3328fa763a9.lock",
+		// printf %s 192.0.2.1 | sha256sum | cut -c1-32, and so on; then the
+		// window in seconds and the bucket, 1741953600 / 3600.
+		"host-37fcff24bf62035b2b08020afc08b4fe.3600.483876",
+		"number-a0f625e3492145298960617eabde6ef7.3600.483876",
+		"user-2bd806c97f0e00af1a1fc3328fa763a9.3600.483876",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("state files (-want +got):\n%s", diff)
@@ -401,7 +412,7 @@ func TestFileModes(t *testing.T) {
 	if err := s.Take(limits.Limits{Window: time.Hour, PerUser: 5, Daily: 5}, limits.Keys{User: "alice"}, t0); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{limits.DayFile(t0), limits.KeyFile("user", "alice"), limits.KeyFile("user", "alice") + ".lock"} {
+	for _, name := range []string{limits.DayFile(t0), bucket("user", "alice", time.Hour, t0)} {
 		fi, err := os.Lstat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -457,34 +468,35 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestCorruptFile(t *testing.T) {
-	future := fmt.Sprint(t0.Add(25 * time.Hour).Unix())
+	rec := fmt.Sprintf("%010d\n", t0.Unix())
 	tests := []struct {
 		name    string
 		content string
+		back    int64  // 1: the file of the previous bucket
 		wantErr string // after "limits: PATH: "
 	}{
-		{"garbage", "\x00\x01hello", `line 1: not a pam-sms limits file (want header "pam-sms-limits 1")`},
-		{"other version", "pam-sms-limits 2\n1741953600\n", `line 1: not a pam-sms limits file (want header "pam-sms-limits 1")`},
-		{"bad number", "pam-sms-limits 1\n1741953600\n17419x3600\n", `line 3: bad time "17419x3600"`},
-		{"empty line", "pam-sms-limits 1\n\n", `line 2: bad time ""`},
-		{"negative", "pam-sms-limits 1\n-5\n", `line 2: bad time "-5"`},
-		{"zero", "pam-sms-limits 1\n0\n", `line 2: bad time "0"`},
-		{"space", "pam-sms-limits 1\n 1741953600\n", `line 2: bad time " 1741953600"`},
-		{"overflow", "pam-sms-limits 1\n99999999999999999999\n", `line 2: bad time "99999999999999999999"`},
-		{"truncated", "pam-sms-limits 1\n1741953600\n17419", "last line is not terminated (truncated file)"},
-		{"far future", "pam-sms-limits 1\n1741953600\n" + future + "\n",
-			"line 3: time " + future + " (2025-03-15T13:00:00Z) is more than 24h0m0s in the future"},
-		{"too many records", "pam-sms-limits 1\n" + strings.Repeat("1741953600\n", limits.MaxLimit+1),
-			"10001 records, more than 10000"},
-		{"too large", "pam-sms-limits 1\n" + strings.Repeat("1741953600000000000\n", limits.MaxLimit+1),
-			"larger than 200017 bytes"},
+		{"garbage", "\x00\x01hello", 0, `record 1: bad record "\x00\x01hello"`},
+		{"old format", "pam-sms-limits 1\n1741953600\n", 0, `record 1: bad record "pam-sms-lim"`},
+		{"bad number", rec + "17419x3600\n", 0, `record 2: bad record "17419x3600\n"`},
+		{"empty line", "\n", 0, `record 1: bad record "\n"`},
+		{"zero", "0000000000\n", 0, `record 1: bad record "0000000000\n"`},
+		{"space", " 174195360\n", 0, `record 1: bad record " 174195360\n"`},
+		{"no newline", "17419536001", 0, `record 1: bad record "17419536001"`},
+		{"cut short, not digits", rec + "17x", 0, `record 2: bad record "17x"`},
+		{"before its bucket", "1741953599\n", 0,
+			"record 1: time 1741953599 (2025-03-14T11:59:59Z) is outside the file's bucket"},
+		{"after its bucket", rec + "1741957200\n", 0,
+			"record 2: time 1741957200 (2025-03-14T13:00:00Z) is outside the file's bucket"},
+		{"previous bucket", "1741953600\n", 1,
+			"record 1: time 1741953600 (2025-03-14T12:00:00Z) is outside the file's bucket"},
+		{"too large", strings.Repeat(rec, 2*limits.MaxLimit+1), 0, "larger than 220000 bytes"},
 	}
 	l := limits.Limits{Window: time.Hour, PerUser: 5}
 	k := limits.Keys{User: "alice"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, dir := openStore(t)
-			path := filepath.Join(dir, limits.KeyFile("user", "alice"))
+			path := filepath.Join(dir, limits.BucketFile(limits.KeyFile("user", "alice"), time.Hour, t0, tt.back))
 			if err := os.WriteFile(path, []byte(tt.content), 0o660); err != nil {
 				t.Fatalf("Setup: %v", err)
 			}
@@ -496,17 +508,33 @@ func TestCorruptFile(t *testing.T) {
 				t.Errorf("Count:\n got %v\nwant %s", err, want)
 			}
 			if data, _ := os.ReadFile(path); string(data) != tt.content {
-				t.Errorf("corrupt file was rewritten to %q", data)
+				t.Errorf("corrupt file was changed to %q", data)
+			}
+			if got := listDir(t, dir); len(got) != 1 {
+				t.Errorf("a refused Take left files: %q", got)
 			}
 		})
 	}
 }
 
-// An empty file is what a crash can leave of an unsynced rename: no records,
-// and the next Take writes a good file.
+// A record cut short (digits only) counts as a send.
+func TestPartialRecordCounts(t *testing.T) {
+	s, dir := openStore(t)
+	path := filepath.Join(dir, bucket("user", "alice", time.Hour, t0))
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("%010d\n17419", t0.Unix())), 0o660); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Count(limits.Limits{Window: time.Hour}, limits.Keys{User: "alice"}, t0)
+	if err != nil || c.User != 2 {
+		t.Errorf("Count = %+v, %v; want User 2", c, err)
+	}
+}
+
+// An empty file (a crash before its first write reached the disk) counts no
+// records, and the next Take appends to it.
 func TestEmptyFileCountsNothing(t *testing.T) {
 	s, dir := openStore(t)
-	path := filepath.Join(dir, limits.KeyFile("user", "alice"))
+	path := filepath.Join(dir, bucket("user", "alice", time.Hour, t0))
 	if err := os.WriteFile(path, nil, 0o660); err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +542,7 @@ func TestEmptyFileCountsNothing(t *testing.T) {
 	if err := s.Take(l, limits.Keys{User: "alice"}, t0); err != nil {
 		t.Fatalf("Take after an empty file = %v", err)
 	}
-	if data, _ := os.ReadFile(path); string(data) != fmt.Sprintf("pam-sms-limits 1\n%d\n", t0.Unix()) {
+	if data, _ := os.ReadFile(path); string(data) != fmt.Sprintf("%010d\n", t0.Unix()) {
 		t.Fatalf("file after Take = %q", data)
 	}
 	var exceeded *limits.ExceededError
@@ -523,17 +551,22 @@ func TestEmptyFileCountsNothing(t *testing.T) {
 	}
 }
 
-func TestFutureWithinSkewCounts(t *testing.T) {
+// Records in the next bucket, written by a process whose clock is ahead (or
+// by ours before NTP stepped it back), count.
+func TestNextBucketCounts(t *testing.T) {
 	s, dir := openStore(t)
-	// A clock stepped back by an hour: the records still count.
-	soon := fmt.Sprint(t0.Add(time.Hour).Unix())
-	path := filepath.Join(dir, limits.KeyFile("user", "alice"))
-	if err := os.WriteFile(path, []byte("pam-sms-limits 1\n"+soon+"\n"+soon+"\n"), 0o660); err != nil {
+	const w = 15 * time.Minute
+	soon := fmt.Sprintf("%010d\n", t0.Add(w+30*time.Second).Unix())
+	path := filepath.Join(dir, limits.BucketFile(limits.KeyFile("user", "alice"), w, t0, -1))
+	if err := os.WriteFile(path, []byte(soon+soon), 0o660); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Take(limits.Limits{Window: 15 * time.Minute, PerUser: 2}, limits.Keys{User: "alice"}, t0)
+	err := s.Take(limits.Limits{Window: w, PerUser: 2}, limits.Keys{User: "alice"}, t0)
 	if err == nil || err.Error() != "limits: per_user limit of 2 per 15m0s reached" {
 		t.Errorf("Take = %v, want per_user exceeded", err)
+	}
+	if got := listDir(t, dir); len(got) != 1 {
+		t.Errorf("a refused Take left files: %q", got)
 	}
 }
 
@@ -553,8 +586,9 @@ func TestNotARegularFile(t *testing.T) {
 		{"fifo", func(p, _ string) error { return syscall.Mkfifo(p, 0o660) }, " is not a regular file"},
 	}
 	for _, tt := range tests {
-		for _, victim := range []string{limits.DayFile(t0), limits.KeyFile("user", "alice"), limits.KeyFile("number", "491721234567"),
-			limits.KeyFile("number", "491721234567") + ".lock"} {
+		number := limits.KeyFile("number", "491721234567")
+		for _, victim := range []string{limits.DayFile(t0), bucket("user", "alice", time.Hour, t0),
+			limits.BucketFile(number, time.Hour, t0, 0), limits.BucketFile(number, time.Hour, t0, 1)} {
 			t.Run(tt.name+"/"+victim, func(t *testing.T) {
 				s, dir := openStore(t)
 				outside := filepath.Join(t.TempDir(), "precious")
@@ -570,8 +604,7 @@ func TestNotARegularFile(t *testing.T) {
 				if err := s.Take(l, k, t0); err == nil || err.Error() != want {
 					t.Errorf("Take:\n got %v\nwant %s", err, want)
 				}
-				// Count takes no lock: only a bad data file stops it.
-				if _, err := s.Count(l, k, t0); !strings.HasSuffix(victim, ".lock") && (err == nil || err.Error() != want) {
+				if _, err := s.Count(l, k, t0); err == nil || err.Error() != want {
 					t.Errorf("Count:\n got %v\nwant %s", err, want)
 				}
 				if data, err := os.ReadFile(outside); err != nil || string(data) != content {
@@ -598,27 +631,9 @@ func TestUnwritableDir(t *testing.T) {
 	}
 	defer os.Chmod(dir, 0o700)
 	err := s.Take(limits.Limits{Window: time.Hour, PerUser: 5}, limits.Keys{User: "alice"}, t0)
-	want := "limits: create " + dir + "/" + limits.KeyFile("user", "alice") + ".lock: permission denied"
+	want := "limits: create " + dir + "/" + bucket("user", "alice", time.Hour, t0) + ": permission denied"
 	if err == nil || err.Error() != want {
 		t.Errorf("Take = %v, want %q", err, want)
-	}
-}
-
-func TestStaleTempFileIsReplaced(t *testing.T) {
-	s, dir := openStore(t)
-	name := limits.KeyFile("user", "alice")
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, []byte("half a write"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Take(limits.Limits{Window: time.Hour, PerUser: 5}, limits.Keys{User: "alice"}, t0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Lstat(tmp); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("temporary file still there: %v", err)
-	}
-	if got := readRecords(t, filepath.Join(dir, name)); len(got) != 1 {
-		t.Errorf("records = %q, want one", got)
 	}
 }
 

@@ -28,7 +28,7 @@ import (
 // reads its other settings from PAM_SMS_LIMITS_* variables.
 const (
 	childEnv  = "PAM_SMS_LIMITS_CHILD"
-	modeHold  = "hold"   // lock FILE in DIR, print LOCKED, wait for EOF on stdin
+	modePause = "pause"  // Take as pausedKeys, pausing at STAGE: print PAUSED STAGE, wait for EOF on stdin
 	modeDay   = "day"    // after EOF on stdin, N Takes with only a daily limit of DAILY
 	modeStorm = "storm"  // print READY, then Take forever, printing OK after each
 	modeLimit = "rlimit" // set RLIMIT (fsize or nofile) to leave LEFT, then Take once
@@ -50,24 +50,23 @@ func TestLimitsChild(t *testing.T) {
 	dir := os.Getenv("PAM_SMS_LIMITS_DIR")
 	sec, _ := strconv.ParseInt(os.Getenv("PAM_SMS_LIMITS_NOW"), 10, 64)
 	now := time.Unix(sec, 0)
-	if mode == modeHold {
-		f, err := os.Open(filepath.Join(dir, os.Getenv("PAM_SMS_LIMITS_FILE")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Println("LOCKED")
-		io.Copy(io.Discard, os.Stdin)
-		return
-	}
 	s, err := limits.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	switch mode {
+	case modePause:
+		stage := os.Getenv("PAM_SMS_LIMITS_STAGE")
+		limits.SetPause(func(at string) {
+			if at == stage {
+				fmt.Println("PAUSED " + at)
+				io.Copy(io.Discard, os.Stdin)
+			}
+		})
+		if err := s.Take(pausedLimits, pausedKeys, now); err != nil {
+			t.Fatal(err)
+		}
 	case modeDay:
 		n, _ := strconv.Atoi(os.Getenv("PAM_SMS_LIMITS_N"))
 		daily, _ := strconv.Atoi(os.Getenv("PAM_SMS_LIMITS_DAILY"))
@@ -240,36 +239,6 @@ func (b *lockedBuffer) String() string {
 	return b.b.String()
 }
 
-// holdsFlock reports whether /proc/locks lists a granted flock of pid on the
-// file with inode ino.
-func holdsFlock(t *testing.T, pid int, ino uint64) bool {
-	t.Helper()
-	data, err := os.ReadFile("/proc/locks")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(data)) {
-		// "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters have "->".
-		f := strings.Fields(line)
-		if len(f) < 6 || f[1] != "FLOCK" || f[4] != strconv.Itoa(pid) {
-			continue
-		}
-		if i := strings.LastIndexByte(f[5], ':'); i >= 0 && f[5][i+1:] == strconv.FormatUint(ino, 10) {
-			return true
-		}
-	}
-	return false
-}
-
-func inode(t *testing.T, path string) uint64 {
-	t.Helper()
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Ino
-}
-
 // stop sends SIGSTOP and waits until the kernel reports the process stopped.
 func stop(t *testing.T, pid int) {
 	t.Helper()
@@ -293,102 +262,78 @@ func stop(t *testing.T, pid int) {
 	}
 }
 
-// TestStoppedHolder stops (SIGSTOP) another process while it holds the lock
-// of one key, as a user who runs the setgid helper by hand can: Takes on other
-// keys must not wait at all, and a Take, Reset or Prune that needs the held key
-// must give up within the bound instead of waiting for ever.
+// pausedLimits and pausedKeys are the Take of a child stopped half-way: a user
+// file that exists (alice's), a number and host file that do not yet.
+var (
+	pausedLimits = limits.Limits{Window: time.Hour, PerUser: 2, PerNumber: 10, PerHost: 10, Daily: 100}
+	pausedKeys   = limits.Keys{User: "alice", Number: "491720000000", Host: "192.0.2.9"}
+)
+
+// TestStoppedHolder stops (SIGSTOP) another process in the middle of its
+// Take, at each of its stages, as a user who runs the setgid helper by hand
+// can: Takes of other keys and of the very same keys, Count, Reset and Prune
+// all go on at once, since nothing is held. What the stopped Take appended
+// counts (alice's per_user is then reached); what it had not appended does not.
 func TestStoppedHolder(t *testing.T) {
-	// The bound is shortened for the test; fast is a generous ceiling for what
-	// must not wait at all (a Take takes about a millisecond), and still far
-	// below it.
-	const bound, fast = time.Second, 300 * time.Millisecond
+	// fast is a generous ceiling for what must not wait at all (a Take takes
+	// well under a millisecond).
+	const fast = 300 * time.Millisecond
 	alice := limits.Keys{User: "alice", Number: "491721234567", Host: "192.0.2.1"}
 	bob := limits.Keys{User: "bob", Number: "491729999999", Host: "192.0.2.2"}
-	l := limits.Limits{Window: time.Hour, PerUser: 10, PerNumber: 10, PerHost: 10, Daily: 100}
 	tests := []struct {
-		name    string
-		file    string
-		busyKey string // "" when alice's Take must pass: the day file is never locked
+		stage   string
+		counted bool // the stopped Take's records are in
 	}{
-		{"user", limits.KeyFile("user", alice.User) + ".lock", "user"},
-		{"number", limits.KeyFile("number", alice.Number) + ".lock", "number"},
-		{"host", limits.HostFile(alice.Host) + ".lock", "host"},
-		{"day", limits.DayFile(t0), ""}, // nobody locks it; a process may
+		{"loaded", false},
+		{"prepared", false},
+		{"appended", true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.stage, func(t *testing.T) {
 			t.Parallel()
 			s, dir := openStore(t)
-			s.LockTimeout = bound
-			if err := s.Take(l, alice, t0); err != nil {
+			if err := s.Take(pausedLimits, alice, t0); err != nil {
 				t.Fatalf("Setup: %v", err)
 			}
-			path := filepath.Join(dir, tt.file)
-			c := startChild(t, modeHold, dir, "PAM_SMS_LIMITS_FILE="+tt.file)
-			c.expect(t, "LOCKED", 30*time.Second)
-			pid := c.cmd.Process.Pid
-			if !holdsFlock(t, pid, inode(t, path)) {
-				t.Fatalf("/proc/locks shows no lock of process %d on %s", pid, tt.file)
-			}
-			stop(t, pid)
+			c := startChild(t, modePause, dir, "PAM_SMS_LIMITS_STAGE="+tt.stage)
+			c.expect(t, "PAUSED "+tt.stage, 30*time.Second)
+			stop(t, c.cmd.Process.Pid)
 
 			start := time.Now()
-			if err := s.Take(l, bob, t0); err != nil {
+			want := limits.Counts{User: 1, Number: 0, Host: 0, Daily: 1}
+			if tt.counted {
+				want = limits.Counts{User: 2, Number: 1, Host: 1, Daily: 1}
+			}
+			if got, err := s.Count(pausedLimits, pausedKeys, t0); err != nil || got != want {
+				t.Errorf("Count beside the stopped Take = %+v, %v; want %+v", got, err, want)
+			}
+			if err := s.Take(pausedLimits, bob, t0); err != nil {
 				t.Errorf("Take of other keys: %v", err)
 			}
+			err := s.Take(pausedLimits, pausedKeys, t0)
+			var ee *limits.ExceededError
+			if tt.counted && (!errors.As(err, &ee) || ee.Limit != limits.LimitPerUser) {
+				t.Errorf("Take of the same keys = %v, want per_user reached (the stopped Take's record counts)", err)
+			}
+			if !tt.counted && err != nil {
+				t.Errorf("Take of the same keys = %v, want success", err)
+			}
+			if err := s.Reset(pausedKeys); err != nil {
+				t.Errorf("Reset: %v", err)
+			}
+			if _, err := s.Prune(t0); err != nil {
+				t.Errorf("Prune: %v", err)
+			}
 			if took := time.Since(start); took > fast {
-				t.Errorf("Take of other keys took %s; the stopped process must not delay it", took)
+				t.Errorf("Count, two Takes, Reset and Prune took %s beside a stopped Take; nothing may wait for it", took)
 			}
-			before, err := s.Count(l, alice, t0)
-			if err != nil {
-				t.Fatalf("Count: %v", err)
-			}
-
-			start = time.Now()
-			err = s.Take(l, alice, t0)
-			took := time.Since(start)
-			if tt.busyKey == "" {
-				if err != nil || took > fast {
-					t.Errorf("Take beside a locked day file = %v after %s; want success at once", err, took)
+			c.kill()
+			for _, name := range listDir(t, dir) {
+				if strings.HasSuffix(name, ".tmp") {
+					t.Errorf("the killed Take left %s", name)
 				}
-			} else {
-				checkBusy(t, "Take", err, took, bound, tt.busyKey, path)
-				after, err := s.Count(l, alice, t0)
-				if err != nil || after != before {
-					t.Errorf("a busy Take changed the counts: %+v, then %+v (%v)", before, after, err)
-				}
-				start = time.Now()
-				err = s.Reset(alice)
-				checkBusy(t, "Reset", err, time.Since(start), bound, tt.busyKey, path)
-			}
-
-			start = time.Now()
-			p, err := s.Prune(t0)
-			if took := time.Since(start); err != nil || took > fast {
-				t.Errorf("Prune = %+v, %v after %s; want no wait", p, err, took)
-			}
-			if want := map[bool]int{true: 0, false: 1}[tt.busyKey == ""]; p.Busy != want {
-				t.Errorf("Prune skipped %d busy keys, want %d", p.Busy, want)
 			}
 		})
-	}
-}
-
-func checkBusy(t *testing.T, what string, err error, took, bound time.Duration, key, path string) {
-	t.Helper()
-	var be *limits.BusyError
-	if !errors.As(err, &be) || !errors.Is(err, limits.ErrBusy) {
-		t.Fatalf("%s on the held key = %v after %s; want a *BusyError", what, err, took)
-	}
-	if be.Key != key || be.Path != path {
-		t.Errorf("%s: BusyError names %s %s, want %s %s", what, be.Key, be.Path, key, path)
-	}
-	// Generous slack above, little below: it must neither hang nor give up early.
-	if took < bound-bound/10 || took > bound+2*time.Second {
-		t.Errorf("%s gave up after %s; want the bound %s", what, took, bound)
-	}
-	if !strings.Contains(err.Error(), "is locked by another process") || strings.Contains(err.Error(), "alice") {
-		t.Errorf("%s error %q", what, err)
 	}
 }
 

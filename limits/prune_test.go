@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,20 +14,20 @@ import (
 )
 
 // TestPrune plants every kind of state file, stale and live, and checks that
-// Prune removes exactly the stale ones, never waits on a held lock and leaves
-// what is not state alone.
+// Prune removes exactly the stale ones and leaves what is not state alone.
 func TestPrune(t *testing.T) {
 	s, dir := openStore(t)
-	l := limits.Limits{Window: time.Hour, PerUser: 5, PerNumber: 5, PerHost: 5, Daily: 5}
+	const w = time.Hour
+	l := limits.Limits{Window: w, PerUser: 5, PerNumber: 5, PerHost: 5, Daily: 5}
 	take := func(k limits.Keys, at time.Time) {
 		t.Helper()
 		if err := s.Take(l, k, at); err != nil {
 			t.Fatalf("Setup: %v", err)
 		}
 	}
-	take(limits.Keys{"old", "491700000001", "192.0.2.1"}, t0.Add(-25*time.Hour))    // all stale, day 03-13
-	take(limits.Keys{"recent", "491700000002", "192.0.2.2"}, t0.Add(-23*time.Hour)) // live, day 03-13
-	take(limits.Keys{"today", "491700000003", ""}, t0)                              // live, day 03-14
+	take(limits.Keys{"old", "491700000001", "192.0.2.1"}, t0.Add(-25*time.Hour))      // all stale, day 03-13
+	take(limits.Keys{"recent", "491700000002", "192.0.2.2"}, t0.Add(-30*time.Minute)) // the bucket before: live
+	take(limits.Keys{"today", "491700000003", ""}, t0)                                // live
 	user := func(name string) string { return limits.KeyFile("user", name) }
 	old, young := t0.Add(-2*limits.TempMaxAge), t0.Add(-limits.TempMaxAge/2)
 	plant := []struct {
@@ -36,22 +35,27 @@ func TestPrune(t *testing.T) {
 		content string
 		mtime   time.Time // zero: now
 	}{
-		{name: user("empty")},                               // a refused first Take leaves an empty file
-		{name: "." + user("recent") + ".tmp", mtime: young}, // its key is not locked: stale at any age
-		{name: "." + user("gone") + ".tmp", mtime: old},     // its key is gone, old
-		{name: "." + user("gone2") + ".tmp", mtime: young},  // its key is gone, young: may be in use
+		{name: "." + bucket("user", "gone", w, t0) + ".0123456789abcdef.tmp", mtime: old},
+		{name: "." + bucket("user", "gone2", w, t0) + ".0123456789abcdef.tmp", mtime: young}, // may be in use
 		{name: ".day-20250314.0123456789abcdef.tmp", mtime: old},
 		{name: ".day-20250314.fedcba9876543210.tmp", mtime: young},
+		// Earlier layouts.
 		{name: ".lock"},
 		{name: "daily-20250313", content: "pam-sms-limits 1\n1741860000\n"},
 		{name: "daily-20250314", content: "pam-sms-limits 1\n1741953600\n"},
+		{name: user("legacy"), content: "pam-sms-limits 1\n1741953600\n"},
+		{name: user("legacy") + ".lock"},
+		{name: "." + user("legacy") + ".tmp", mtime: old},
+		// Not state.
 		{name: "README"},
 		{name: "user-notahash"},
+		{name: "user-notahash.3600.1"},
+		{name: user("zero") + ".0.483876"},
+		{name: user("zero") + ".3600.0483876"},
 		{name: "day-2025"},
-		{name: user("corrupt"), content: "junk"},
-		{name: user("locked")},
-		{name: user("locked") + ".lock"},
-		{name: "." + user("locked") + ".tmp", mtime: old},
+		// Corrupt: stale ones go unread, live ones are reported and kept.
+		{name: bucket("user", "corrupt", w, t0), content: "junk"},
+		{name: limits.BucketFile(user("corrupt"), w, t0, 2), content: "junk"},
 	}
 	for _, p := range plant {
 		path := filepath.Join(dir, p.name)
@@ -64,52 +68,39 @@ func TestPrune(t *testing.T) {
 			}
 		}
 	}
-	// Another open file description holds the lock of a stale key, as a
-	// stopped helper would.
-	held, err := os.Open(filepath.Join(dir, user("locked")+".lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
 
-	start := time.Now()
 	got, err := s.Prune(t0)
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("Prune took %s with a lock held; it must not wait", took)
-	}
-	wantErr := "limits: " + filepath.Join(dir, user("corrupt")) + `: line 1: not a pam-sms limits file (want header "pam-sms-limits 1")`
+	wantErr := "limits: " + filepath.Join(dir, bucket("user", "corrupt", w, t0)) + `: record 1: bad record "junk"`
 	if err == nil || err.Error() != wantErr {
 		t.Errorf("Prune error = %v, want %s", err, wantErr)
 	}
-	want := limits.Pruned{User: 2, Number: 1, Host: 1, Day: 1, Temp: 3, Legacy: 3, Busy: 1}
+	want := limits.Pruned{User: 2, Number: 1, Host: 1, Day: 1, Temp: 3, Legacy: 5}
 	if got != want {
 		t.Errorf("Prune = %+v, want %+v", got, want)
 	}
+	back := func(kind, key string, n int64) string {
+		base := limits.KeyFile(kind, key)
+		if kind == limits.KeyHost {
+			base = limits.HostFile(key)
+		}
+		return limits.BucketFile(base, w, t0, n)
+	}
 	wantNames := []string{
 		".day-20250314.fedcba9876543210.tmp",
-		"." + user("gone2") + ".tmp",
-		"." + user("locked") + ".tmp",
+		"." + bucket("user", "gone2", w, t0) + ".0123456789abcdef.tmp",
 		"README",
 		"day-2025",
 		"day-20250314",
-		limits.HostFile("192.0.2.2"),
-		limits.HostFile("192.0.2.2") + ".lock",
-		limits.KeyFile("number", "491700000002"),
-		limits.KeyFile("number", "491700000002") + ".lock",
-		limits.KeyFile("number", "491700000003"),
-		limits.KeyFile("number", "491700000003") + ".lock",
-		user("corrupt"),
-		user("corrupt") + ".lock",
-		user("locked"),
-		user("locked") + ".lock",
+		back("host", "192.0.2.2", 1),
+		back("number", "491700000002", 1),
+		back("number", "491700000003", 0),
+		back("user", "corrupt", 0),
+		user("zero") + ".0.483876",
+		user("zero") + ".3600.0483876",
 		"user-notahash",
-		user("recent"),
-		user("recent") + ".lock",
-		user("today"),
-		user("today") + ".lock",
+		"user-notahash.3600.1",
+		back("user", "recent", 1),
+		back("user", "today", 0),
 	}
 	if diff := cmp.Diff(sorted(wantNames), listDir(t, dir)); diff != "" {
 		t.Errorf("files after Prune (-want +got):\n%s", diff)
@@ -117,21 +108,20 @@ func TestPrune(t *testing.T) {
 
 	// The live keys still count, and the next Prune finds nothing new.
 	c, err := s.Count(l, limits.Keys{"recent", "491700000002", "192.0.2.2"}, t0)
-	if err != nil || c != (limits.Counts{User: 0, Number: 0, Host: 0, Daily: 1}) {
-		// Outside the one-hour window of l, but within MaxWindow: kept, not counted.
-		t.Errorf("Count after Prune = %+v, %v", c, err)
+	if want := (limits.Counts{User: 1, Number: 1, Host: 1, Daily: 2}); err != nil || c != want {
+		t.Errorf("Count after Prune = %+v, %v; want %+v", c, err, want)
 	}
-	c, err = s.Count(limits.Limits{Window: limits.MaxWindow}, limits.Keys{"recent", "491700000002", "192.0.2.2"}, t0)
-	if err != nil || c.User != 1 || c.Number != 1 || c.Host != 1 {
-		t.Errorf("Count over MaxWindow after Prune = %+v, %v", c, err)
-	}
-	held.Close()
-	if err := os.Remove(filepath.Join(dir, user("corrupt"))); err != nil {
+	if err := os.Remove(filepath.Join(dir, back("user", "corrupt", 0))); err != nil {
 		t.Fatal(err)
 	}
-	got, err = s.Prune(t0)
-	if want := (limits.Pruned{User: 1, Temp: 1}); err != nil || got != want {
-		t.Errorf("second Prune = %+v, %v; want %+v (the released stale key and its temporary file)", got, err, want)
+	if got, err = s.Prune(t0); err != nil || got != (limits.Pruned{}) {
+		t.Errorf("second Prune = %+v, %v; want nothing", got, err)
+	}
+	// An hour later the bucket before is stale too, and so are the young
+	// temporary files.
+	got, err = s.Prune(t0.Add(time.Hour))
+	if want := (limits.Pruned{User: 1, Number: 1, Host: 1, Temp: 2}); err != nil || got != want {
+		t.Errorf("Prune an hour later = %+v, %v; want %+v", got, err, want)
 	}
 }
 
@@ -144,9 +134,8 @@ func TestPruneEmptyDir(t *testing.T) {
 	}
 }
 
-// A Take that races with Prune over an empty key file (which Prune removes)
-// still counts exactly: the file Take locked is checked to still be the named
-// one.
+// Takes that run beside Prune lose nothing: Prune removes only buckets that
+// no Take reads.
 func TestPruneDuringTakes(t *testing.T) {
 	s, dir := openStore(t)
 	l := limits.Limits{Window: time.Hour, PerUser: limits.MaxLimit}
@@ -176,7 +165,7 @@ func TestPruneDuringTakes(t *testing.T) {
 	if err := <-pruneErr; err != nil {
 		t.Fatalf("Prune: %v", err)
 	}
-	if got := readRecords(t, filepath.Join(dir, limits.KeyFile("user", "alice"))); len(got) != n {
+	if got := readRecords(t, filepath.Join(dir, bucket("user", "alice", time.Hour, t0))); len(got) != n {
 		t.Errorf("%d records after %d Takes beside Prune", len(got), n)
 	}
 	for _, name := range listDir(t, dir) {

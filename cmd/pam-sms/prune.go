@@ -17,8 +17,8 @@ var pruneCmd = &command{
 	ShortUsage: "pam-sms prune [--config PATH] [--json]",
 	ShortHelp:  "Remove state that no longer counts: old counters, usage records, cached numbers",
 	LongHelp: `"prune" removes from state_dir what no longer counts against any limit:
-the counters of users, numbers and client addresses without a send in the
-last 24 hours, the totals of other days, temporary files of logins that
+the counters of users, numbers and client addresses whose window has
+passed, the totals of other days, temporary files of logins that
 died, the files of an older pam_sms, the usage records (pam-sms
 stats) of days more than 400 days ago, and the numbers of the directory
 cache seen longer ago than [directory] cache (all of them without it).
@@ -26,8 +26,8 @@ It prints how many files of each kind went, never which. The state
 directory would otherwise grow with every user, number and client address
 ever seen; the packages run this daily from pam-sms-prune.timer.
 
-It never waits for a login: a counter in use is skipped and counted as
-busy. A corrupt counter is kept and named on stderr.
+It never waits for a login: nothing in state_dir is locked. A corrupt
+counter that still counts is kept and named on stderr.
 
 Exit status 0 when done, 1 when a state file is corrupt or could not be
 removed, 2 for wrong usage, 3 when the configuration or the state
@@ -49,7 +49,6 @@ type pruneReport struct {
 	Day      int    `json:"day"`
 	Temp     int    `json:"temp"`
 	Legacy   int    `json:"legacy"`
-	Busy     int    `json:"busy"`  // counters skipped: a login held them
 	Usage    int    `json:"usage"` // usage record days past usagerec.Retention
 	// DirCache counts directory cache numbers older than [directory] cache
 	// (all of them when the cache is off).
@@ -89,15 +88,15 @@ func runPrune(_ context.Context, env *cliEnv, c *command, args []string) error {
 	dc, cacheErr := numsource.PruneCache(cfg.Limits.StateDir, maxAge, now)
 	pruneErr = errors.Join(pruneErr, usageErr, cacheErr)
 	rep := pruneReport{StateDir: cfg.Limits.StateDir, Removed: p.Removed() + u + dc, User: p.User, Number: p.Number,
-		Host: p.Host, Day: p.Day, Temp: p.Temp, Legacy: p.Legacy, Busy: p.Busy, Usage: u, DirCache: dc}
+		Host: p.Host, Day: p.Day, Temp: p.Temp, Legacy: p.Legacy, Usage: u, DirCache: dc}
 	if *asJSON {
 		if err := writeJSON(env.Stdout, rep); err != nil {
 			return err
 		}
 	} else {
 		fmt.Fprintf(env.Stdout, "%s: removed %d files: %d user, %d number and %d client address counters, "+
-			"%d day totals, %d temporary files, %d of an older version; %d counters in use skipped\n",
-			rep.StateDir, rep.Removed, rep.User, rep.Number, rep.Host, rep.Day, rep.Temp, rep.Legacy, rep.Busy)
+			"%d day totals, %d temporary files, %d of an older version\n",
+			rep.StateDir, rep.Removed, rep.User, rep.Number, rep.Host, rep.Day, rep.Temp, rep.Legacy)
 		if rep.Usage > 0 {
 			fmt.Fprintf(env.Stdout, "%s: removed %d days of usage records\n", rep.StateDir, rep.Usage)
 		}

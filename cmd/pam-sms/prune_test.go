@@ -16,10 +16,11 @@ import (
 	"github.com/pam-sms/pam_sms/numsource"
 )
 
-// keyFile and dayFile name state files as package limits does.
-func keyFile(kind, key string) string {
+// keyFile and dayFile name state files as package limits does: the key's
+// file of the bucket of now, in windows of 15 minutes (writeConfig's).
+func keyFile(kind, key string, now time.Time) string {
 	sum := sha256.Sum256([]byte(key))
-	return kind + "-" + hex.EncodeToString(sum[:16])
+	return fmt.Sprintf("%s-%s.900.%d", kind, hex.EncodeToString(sum[:16]), now.Unix()/900)
 }
 
 func dayFile(now time.Time) string { return "day-" + now.UTC().Format("20060102") }
@@ -63,7 +64,7 @@ func TestPrune(t *testing.T) {
 		}
 	}
 	oldTemp := filepath.Join(state, "."+dayFile(now)+".0123456789abcdef.tmp")
-	for _, name := range []string{".lock", "daily-20250101", filepath.Base(oldTemp)} {
+	for _, name := range []string{".lock", "daily-20250101", filepath.Base(oldTemp), keyFile("user", "root", now)[:len("user-")+32] + ".lock"} {
 		p := filepath.Join(state, name)
 		if err := os.WriteFile(p, nil, 0o660); err != nil {
 			t.Fatal(err)
@@ -74,9 +75,7 @@ func TestPrune(t *testing.T) {
 	}
 	live := []string{
 		dayFile(now),
-		keyFile("host", "192.0.2.2"), keyFile("host", "192.0.2.2") + ".lock",
-		keyFile("number", testDigits), keyFile("number", testDigits) + ".lock",
-		keyFile("user", "root"), keyFile("user", "root") + ".lock",
+		keyFile("host", "192.0.2.2", now), keyFile("number", testDigits, now), keyFile("user", "root", now),
 	}
 	slices.Sort(live)
 
@@ -88,7 +87,7 @@ func TestPrune(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("%v in %s", err, r.stdout)
 	}
-	want := pruneReport{StateDir: state, Removed: 7, User: 1, Number: 1, Host: 1, Day: 1, Temp: 1, Legacy: 2}
+	want := pruneReport{StateDir: state, Removed: 8, User: 1, Number: 1, Host: 1, Day: 1, Temp: 1, Legacy: 3}
 	if rep != want {
 		t.Errorf("prune --json = %+v, want %+v", rep, want)
 	}
@@ -98,7 +97,7 @@ func TestPrune(t *testing.T) {
 
 	r = run(t, "prune", "--config", path)
 	wantText := state + ": removed 0 files: 0 user, 0 number and 0 client address counters, 0 day totals, " +
-		"0 temporary files, 0 of an older version; 0 counters in use skipped\n"
+		"0 temporary files, 0 of an older version\n"
 	if r.code != exitOK || r.stdout != wantText {
 		t.Errorf("second prune: exit %d, stdout %q, want %q", r.code, r.stdout, wantText)
 	}
@@ -121,12 +120,12 @@ func TestPrune(t *testing.T) {
 func TestPruneCorrupt(t *testing.T) {
 	requireRoot(t)
 	path, state := writeConfig(t, configOpts{})
-	corrupt := filepath.Join(state, keyFile("user", "root"))
+	corrupt := filepath.Join(state, keyFile("user", "root", time.Now()))
 	if err := os.WriteFile(corrupt, []byte("junk"), 0o660); err != nil {
 		t.Fatal(err)
 	}
 	r := run(t, "prune", "--config", path)
-	if r.code != exitFailed || !strings.Contains(r.stderr, corrupt+": line 1: not a pam-sms limits file") {
+	if r.code != exitFailed || !strings.Contains(r.stderr, corrupt+`: record 1: bad record "junk"`) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 	if _, err := os.Stat(corrupt); err != nil {

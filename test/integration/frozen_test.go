@@ -2,32 +2,32 @@ package integration_test
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/msteinert/pam/v2"
 	"github.com/pam-sms/pam_sms/internal/pamrun"
 	"github.com/pam-sms/pam_sms/limits"
 	"github.com/pam-sms/pam_sms/test/internal/fakegw"
 	"github.com/pam-sms/pam_sms/test/internal/testenv"
 )
 
-// A user runs the real setgid helper by hand and freezes it (SIGSTOP) while it
-// holds the lock of one of its own limit keys. Another user's login must not
-// notice; a login on the frozen user's own key is denied within the lock
-// bound, not after the module's timeout.
+// A user runs the real setgid helper by hand and freezes it (SIGSTOP): at
+// random moments of its run, and right after it appended its records to the
+// limit state (caught by polling the state files), before its SMS. Nothing in
+// the state directory is locked, so another user's login must not notice any
+// of them; the frozen user's own send counts against its own budget (its
+// record is in), and its own next login does not wait either.
 func TestFrozenHelperStallsNobodyElse(t *testing.T) {
 	testenv.RequireRoot(t)
 	build := testenv.BuildDir(t)
-	sink := listenSyslog(t)
 	testenv.CreateGroup(t, "smsintfzg")
 	frozen := testenv.CreateUser(t, "smsintfz1", "S3cret-pass-fz1")
 	testenv.CreateUser(t, "smsintfz2", "S3cret-pass-fz2")
@@ -35,72 +35,49 @@ func TestFrozenHelperStallsNobodyElse(t *testing.T) {
 	const frozenNumber, otherNumber = "+49 170 5550051", "+49 170 5550052"
 	in := installSetgid(t, build, "smsintfzg", gw, map[string]string{"smsintfz1": frozenNumber, "smsintfz2": otherNumber})
 	gid := fileGID(t, in.conf)
-
-	// Limits high enough for the records planted below, which make the
-	// helper's read-modify-write (and so its hold of the lock) longer.
-	body, err := os.ReadFile(in.conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := strings.Replace(string(body), "per_user = 1000\n", "per_user = 10000\n", 1)
-	conf = strings.Replace(conf, "per_number = 1000\n", "per_number = 10000\n", 1)
-	if conf == string(body) {
-		t.Fatal("Setup: the test config has no per_user/per_number to raise")
-	}
-	writeConf(t, in.conf, conf, 0o640)
-	mustChmod(t, in.conf, 0o640, int(gid))
-
 	state := filepath.Join(filepath.Dir(in.conf), "state")
-	keys := []string{limitFile("user", "smsintfz1"), limitFile("number", digits(frozenNumber))}
-	plant := func() {
-		var b bytes.Buffer
-		b.WriteString("pam-sms-limits 1\n")
-		sec := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
-		for range 9000 {
-			b.WriteString(sec + "\n")
+	dir := testenv.ServiceDir(t, "auth required "+testenv.ModuleLine(build, in.conf, "timeout=30")+"\n")
+	var stopped []int
+	t.Cleanup(func() {
+		for _, pid := range stopped {
+			syscall.Kill(pid, syscall.SIGKILL) // wakes a stopped process too
 		}
-		for _, k := range keys {
-			plantFile(t, filepath.Join(state, k), b.Bytes(), gid)
+	})
+	freeze := func(pid int) {
+		t.Helper()
+		if syscall.Kill(pid, syscall.SIGSTOP) != nil || !waitStopped(t, pid) {
+			return // it had ended
+		}
+		stopped = append(stopped, pid)
+		if real, eff := procGids(t, pid); real == gid || eff != gid {
+			t.Fatalf("Setup: the frozen helper runs with gids %d/%d, want real the user's, effective %d (setgid)", real, eff, gid)
 		}
 	}
-
-	// Catch the helper holding a lock: poll /proc/locks for its pid, stop it,
-	// and check that it still holds the lock once stopped.
-	var held *helperSession
-	const attempts = 30
-	for i := 1; i <= attempts && held == nil; i++ {
-		plant()
+	// start starts a hand-run helper and returns once it runs setgid (the
+	// process starts as the test's child and then execs the helper).
+	start := func() *helperSession {
 		h := startHelperAs(t, in, frozen)
 		h.send(t, "user smsintfz1", "rhost ", "service screenlock", "tty ", "end ")
 		pid := h.cmd.Process.Pid
-		sent := gw.Count() // once its SMS is out, the helper takes no lock again
-		if stopHolder(t, pid, 5*time.Second, func() bool { return gw.Count() > sent }) {
-			held = h
-			break
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d/status", pid)); err != nil {
+				break
+			}
+			if _, eff := procGids(t, pid); eff == gid {
+				return h
+			}
 		}
-		h.cmd.Process.Kill()
-		h.cmd.Wait()
-		t.Logf("attempt %d: helper %d not caught holding a lock", i, pid)
+		t.Fatalf("Setup: helper %d never ran setgid", pid)
+		return nil
 	}
-	if held == nil {
-		t.Fatalf("the hand-run helper was never caught holding a lock in %d attempts", attempts)
-	}
-	pid := held.cmd.Process.Pid
-	t.Cleanup(func() {
-		syscall.Kill(pid, syscall.SIGKILL) // wakes a stopped process too
-		syscall.Kill(pid, syscall.SIGCONT)
-	})
-	if real, eff := procGids(t, pid); real == gid || eff != gid {
-		t.Fatalf("Setup: the frozen helper runs with gids %d/%d, want real the user's, effective %d (setgid)", real, eff, gid)
-	}
-
-	dir := testenv.ServiceDir(t, "auth required "+testenv.ModuleLine(build, in.conf, "timeout=30")+"\n")
-	t.Run("another user logs in at once", func(t *testing.T) {
-		to := "00" + digits(otherNumber)
-		start := time.Now()
-		res := pamrun.Run(t, pamrun.Tx{ConfDir: dir, Service: testenv.ServiceName, User: "smsintfz2", Rhost: "192.0.2.52",
+	login := func(t *testing.T, user, number string) {
+		t.Helper()
+		to := "00" + digits(number)
+		sent := len(gw.Messages())
+		begin := time.Now()
+		res := pamrun.Run(t, pamrun.Tx{ConfDir: dir, Service: testenv.ServiceName, User: user, Rhost: "192.0.2.52",
 			Limit: 20 * time.Second, Answer: func(n int, m pamrun.Msg) (string, error) {
-				for _, sms := range gw.Messages() {
+				for _, sms := range gw.Messages()[sent:] {
 					if sms.To == to {
 						if code, ok := fakegw.ParseCode(sms.Text); ok {
 							return code, nil
@@ -109,68 +86,76 @@ func TestFrozenHelperStallsNobodyElse(t *testing.T) {
 				}
 				return "", fmt.Errorf("prompt %q before an SMS to %s", m.Text, to)
 			}})
-		took := time.Since(start)
+		took := time.Since(begin)
 		checkResult(t, res, nil)
 		if took > 5*time.Second {
-			t.Errorf("the login took %s beside a frozen helper; want a few seconds at most", took)
+			t.Errorf("%s's login took %s beside %d frozen helpers; want a few seconds at most", user, took, len(stopped))
 		}
-		t.Logf("login beside the frozen helper: %s", took)
-	})
-	t.Run("the frozen user's own key is busy", func(t *testing.T) {
-		sent := gw.Count()
-		start := time.Now()
-		res := pamrun.Run(t, pamrun.Tx{ConfDir: dir, Service: testenv.ServiceName, User: "smsintfz1", Limit: 20 * time.Second,
-			Answer: func(n int, m pamrun.Msg) (string, error) { return "", fmt.Errorf("unexpected prompt %q", m.Text) }})
-		took := time.Since(start)
-		checkResult(t, res, pam.ErrSystem)
-		checkSaw(t, res, []string{"error: Login by SMS code is not available. Contact your administrator."})
-		bound := limits.DefaultLockTimeout
-		if took < bound-bound/10 || took > bound+3*time.Second {
-			t.Errorf("denied after %s; want the lock bound %s (the module's timeout is 30s)", took, bound)
-		}
-		if n := gw.Count(); n != sent {
-			t.Errorf("%d SMS sent for a login whose key is busy", n-sent)
-		}
-		lines := sink.matching(t, "is locked by another process", 1)
-		if len(lines) == 0 {
-			t.Errorf("no log line says the state was busy")
-		}
-		for _, l := range lines {
-			if !strings.Contains(l, "denied: limit state") || strings.Contains(l, digits(frozenNumber)) {
-				t.Errorf("log line %q", l)
-			}
-		}
-	})
-}
+		t.Logf("%s's login beside %d frozen helpers: %s", user, len(stopped), took)
+	}
 
-// stopHolder polls /proc/locks until pid holds a flock (the helper takes them
-// only on its state files, whatever their layout), then stops it with SIGSTOP
-// and reports whether it still holds the lock stopped. It gives up after
-// within, when the process is gone, or when past() says it is past its locks.
-func stopHolder(t *testing.T, pid int, within time.Duration, past func() bool) bool {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		data, err := os.ReadFile("/proc/locks")
+	t.Run("frozen at random moments", func(t *testing.T) {
+		// A run takes some milliseconds to its SMS; the delays spread over
+		// its start, config, number lookup, limits, send. Each stays frozen.
+		for _, delay := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond, 7 * time.Millisecond,
+			15 * time.Millisecond, time.Duration(rand.Int64N(int64(40 * time.Millisecond)))} {
+			h := start()
+			time.Sleep(delay)
+			freeze(h.cmd.Process.Pid)
+			login(t, "smsintfz2", otherNumber)
+		}
+	})
+
+	t.Run("frozen right after its records are in", func(t *testing.T) {
+		store, err := limits.Open(state)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !holdsLock(data, pid) {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil || past() {
-				return false
+		defer store.Close()
+		l := limits.Limits{Window: 15 * time.Minute}
+		keys := limits.Keys{User: "smsintfz1", Number: digits(frozenNumber)}
+		count := func() limits.Counts {
+			t.Helper()
+			c, err := store.Count(l, keys, time.Now())
+			if err != nil {
+				t.Fatal(err)
 			}
-			continue
+			return c
 		}
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-			return false
+		// Poll the frozen user's state until its record appears, then stop
+		// the run at once; it counts only if its SMS had not gone out yet.
+		const attempts = 30
+		var before limits.Counts
+		caught := false
+		for i := 1; i <= attempts && !caught; i++ {
+			before = count()
+			sent := gw.Count()
+			h := start()
+			pid := h.cmd.Process.Pid
+			deadline := time.Now().Add(5 * time.Second)
+			for time.Now().Before(deadline) && count().User == before.User {
+			}
+			freeze(pid)
+			caught = count().User == before.User+1 && gw.Count() == sent && slices.Contains(stopped, pid)
+			if !caught {
+				t.Logf("attempt %d: helper %d not caught between its append and its SMS", i, pid)
+			}
 		}
-		if !waitStopped(t, pid) {
-			return false
+		if !caught {
+			t.Fatalf("the hand-run helper was never caught between its append and its SMS in %d attempts", attempts)
 		}
-		data, err = os.ReadFile("/proc/locks")
-		return err == nil && holdsLock(data, pid)
-	}
-	return false
+		login(t, "smsintfz2", otherNumber)
+
+		// The frozen send counts against its own user and number, and its
+		// user's own login neither waits nor is refused (per_user 1000).
+		if got := count(); got.User != before.User+1 || got.Number != before.Number+1 {
+			t.Errorf("counts %+v beside the frozen run, want one more user and number record than %+v", got, before)
+		}
+		login(t, "smsintfz1", frozenNumber)
+		if got := count(); got.User != before.User+2 {
+			t.Errorf("user count %d after the frozen user's own login, want %d", got.User, before.User+2)
+		}
+	})
 }
 
 // holdsLock reports whether /proc/locks (data) lists a granted flock of pid.
@@ -229,26 +214,6 @@ func fileGID(t *testing.T, path string) uint32 {
 		t.Fatal(err)
 	}
 	return fi.Sys().(*syscall.Stat_t).Gid
-}
-
-// plantFile writes a state file as the helper would leave it (root:gid 0660).
-func plantFile(t *testing.T, path string, data []byte, gid uint32) {
-	t.Helper()
-	if err := os.WriteFile(path, data, 0o660); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(path, 0, int(gid)); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// limitFile is the name limits gives a key's file (see package limits).
-func limitFile(kind, key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return kind + "-" + hex.EncodeToString(sum[:16])
 }
 
 // digits keeps the digits of a number written with + and spaces.

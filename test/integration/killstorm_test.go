@@ -417,8 +417,10 @@ func lockOn(locks []byte, st *syscall.Stat_t) string {
 
 // checkCounts asserts what a storm of runs that sent sent SMS may have
 // recorded: each send counted before it went out, at most one record per
-// run, and no key past its limit (the lock-free day file may over-count).
-// A host is counted only when the runs had root (host).
+// run, and no more SMS than a limit allows. A key may count past its limit:
+// runs that lost the race for its last slot leave their record (package
+// limits appends without locks). A host is counted only when the runs had
+// root (host).
 func checkCounts(t *testing.T, c limits.Counts, l limits.Limits, sent, runs int, host bool) {
 	t.Helper()
 	t.Logf("gateway received %d SMS; recorded %+v", sent, c)
@@ -435,9 +437,6 @@ func checkCounts(t *testing.T, c limits.Counts, l limits.Limits, sent, runs int,
 	for _, k := range keys {
 		if k.n < sent || k.n > runs {
 			t.Errorf("%s count %d; want from %d (SMS the gateway received) to %d (runs started)", k.name, k.n, sent, runs)
-		}
-		if k.name != "daily" && k.n > k.max {
-			t.Errorf("%s count %d is past its limit %d", k.name, k.n, k.max)
 		}
 		if sent > k.max {
 			t.Errorf("%d SMS went out under a %s limit of %d", sent, k.name, k.max)

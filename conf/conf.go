@@ -82,6 +82,14 @@ type Gateway struct {
 	// name to the file whose first line is its value (SecretHeaders).
 	ProxyPasswordFile string
 	HeaderFiles       map[string]string
+
+	// Failover holds the [[gateway.failover]] tables in order, each a
+	// complete gateway read like [gateway] (no key is inherited); nil in a
+	// failover itself. Config.Gateways lists them after [gateway].
+	Failover []Gateway
+	// FailoverOnRateLimit: a 429 or a reply matching rate_limited moves
+	// on to the next gateway too (failover_on_rate_limit, [gateway] only).
+	FailoverOnRateLimit bool
 }
 
 // Limits is the [limits] section.

@@ -13,6 +13,13 @@ import (
 // maxHeaders bounds [gateway.headers] and [gateway.header_files] together.
 const maxHeaders = 32
 
+// gatewayKeys are the keys of one gateway: of [gateway] and of each
+// [[gateway.failover]] table alike.
+func gatewayKeys() []string {
+	return append([]string{"url", "method", "id", "password", "password_file", "sender", "timeout",
+		"success", "rate_limited", "ca_file", "number_format", "fields", "extra"}, reachKeys()...)
+}
+
 // reachKeys are the [gateway] keys of SPEC section 8 read by reach.
 func reachKeys() []string {
 	return []string{"proxy", "proxy_password_file", "auth", "body", "message_id", "headers", "header_files"}

@@ -24,6 +24,12 @@ func (p *parser) collectLines(s section, lines map[string]int) {
 		if _, isTable := n.val.(map[string]any); isTable {
 			p.collectLines(p.sub(s, name), lines)
 		}
+		if _, isArray := n.val.([]map[string]any); isArray {
+			for _, e := range p.elements(s, name) {
+				lines[e.key] = e.line
+				p.collectLines(e, lines)
+			}
+		}
 	}
 }
 

@@ -25,6 +25,10 @@ type parser struct {
 	problems []Problem
 	files    bool // Load: open password_file and ca_file
 	lines    bool // find each key's line (only needed to report problems)
+	// arrayLines holds the lines of the keys in [[gateway.failover]]
+	// tables (see failoverLines), arrayCount how many tables it found.
+	arrayLines map[string]int
+	arrayCount int
 }
 
 // node is one key of the document with its raw value and line.
@@ -94,8 +98,10 @@ func parseOnce(name string, data []byte, files, lines bool) (*Config, *parser) {
 // refuses is a problem here too (pam-sms check shows it, not a denied login).
 // The CA file itself was checked by the [gateway] section already.
 func (p *parser) client(cfg *Config) {
-	if err := smsclient.Check(cfg.Gateway.Config); err != nil {
-		p.problems = append(p.problems, Problem{Key: "gateway", Msg: redact(err.Error())})
+	for i, g := range cfg.Gateways() {
+		if err := smsclient.Check(g.Config); err != nil {
+			p.problems = append(p.problems, Problem{Key: GatewayKey(i), Msg: redact(err.Error())})
+		}
 	}
 }
 
@@ -113,6 +119,9 @@ func (p *parser) decode(data []byte) (section, bool) {
 		return section{}, false
 	}
 	p.md = md
+	if p.lines {
+		p.arrayLines, p.arrayCount = failoverLines(data)
+	}
 	return section{items: p.nodes(nil, top)}, true
 }
 
@@ -146,6 +155,9 @@ func (p *parser) nodes(parent []string, prims map[string]toml.Primitive) map[str
 		if p.lines {
 			var probe lineProbe
 			n.line = errLine(p.md.PrimitiveDecode(prim, &probe))
+			if l, ok := p.arrayLines[n.key]; ok {
+				n.line = l
+			}
 			if n.line == 0 {
 				n.line = p.implicitLine(path, prim)
 			}
@@ -192,15 +204,25 @@ func (p *parser) implicitLine(path []string, prim toml.Primitive) int {
 // keyString writes a key path for messages; parts that are not bare TOML keys
 // are quoted with control characters escaped, so a key cannot forge a log line,
 // and long parts are cut (see quote), so a 1 MiB key is not repeated in a log.
+//
+// A part that is an element's position in an array of tables (indexPart) is
+// written "[N]" after the array's key: "gateway.failover[1].url".
 func keyString(path []string) string {
-	parts := make([]string, len(path))
+	var b strings.Builder
 	for i, k := range path {
-		parts[i] = k
-		if !isBareKey(k) || len(k) > maxQuoted {
-			parts[i] = quote(k)
+		if idx, ok := strings.CutPrefix(k, indexMark); ok {
+			b.WriteString("[" + idx + "]")
+			continue
 		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if !isBareKey(k) || len(k) > maxQuoted {
+			k = quote(k)
+		}
+		b.WriteString(k)
 	}
-	return strings.Join(parts, ".")
+	return b.String()
 }
 
 func isBareKey(k string) bool {

@@ -37,8 +37,9 @@ func knownKeys(table string) []string {
 	case "code":
 		return []string{"digits", "validity", "attempts", "resends", "language", "message"}
 	case "gateway":
-		return append([]string{"url", "method", "id", "password", "password_file", "sender", "timeout",
-			"success", "rate_limited", "ca_file", "number_format", "fields", "extra"}, reachKeys()...)
+		return append(gatewayKeys(), failoverKeys()...)
+	case "gateway.failover":
+		return gatewayKeys()
 	case "gateway.fields":
 		return []string{"id", "password", "number", "text", "sender"}
 	case "limits":
@@ -258,7 +259,11 @@ func (p *parser) checkMessage(s section, msg string) {
 	}
 }
 
-func (p *parser) gateway(s section) Gateway {
+// gatewayTable reads one gateway: [gateway] itself (table "gateway") or one
+// [[gateway.failover]] table (table "gateway.failover"). Both are read and
+// checked by this one function, so a failover is held to every rule of
+// [gateway], its secrets files included.
+func (p *parser) gatewayTable(s section, table string) Gateway {
 	var g Gateway
 	g.URL = p.url(s)
 	g.Method = p.method(s)
@@ -280,7 +285,7 @@ func (p *parser) gateway(s section) Gateway {
 	g.Fields = p.fields(p.sub(s, "fields"))
 	g.Extra = p.extra(p.sub(s, "extra"), g.Fields)
 	p.reach(s, &g)
-	p.unknown(s, knownKeys("gateway"), keyHint("gateway"))
+	p.unknown(s, knownKeys(table), keyHint(table))
 
 	if p.files && pwOK && g.PasswordFile != "" {
 		pw, err := readPassword(g.PasswordFile)

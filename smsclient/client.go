@@ -17,6 +17,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"regexp"
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -106,6 +108,10 @@ type Result struct {
 	// MessageID is the gateway's id of a sent SMS (Config.MessageID),
 	// printable and at most 64 bytes; "" when none.
 	MessageID string
+	// Written: the whole request was written to the gateway (or its
+	// tunnel). An Unreachable result with Written set got no answer after
+	// the request left: the gateway may have sent the SMS.
+	Written bool
 }
 
 // Client sends messages. It is safe for concurrent use; concurrent sends run
@@ -388,24 +394,37 @@ func verifyChain(host string, extra *x509.CertPool) func(tls.ConnectionState) er
 // sent a retry may send a second SMS (and trip the gateway's duplicate
 // filter). An invalid number is Failed without a request.
 func (c *Client) Send(ctx context.Context, to Number, text string) Result {
+	return c.send(ctx, to, text, c.retries)
+}
+
+// send is Send with retries attempts more after a refused connection.
+func (c *Client) send(ctx context.Context, to Number, text string, retries int) Result {
 	if !to.IsValid() {
 		return Result{Class: Failed, Err: errors.New("smsclient: invalid number")}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		req, err := c.newRequest(ctx, to, text)
+		var written atomic.Bool
+		trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				written.Store(true)
+			}
+		}}
+		req, err := c.newRequest(httptrace.WithClientTrace(ctx, trace), to, text)
 		if err != nil {
 			return Result{Class: Failed, Err: c.transportError(err, to, text)}
 		}
 		resp, err := c.http.Do(req)
 		if err == nil {
-			return c.result(resp, to, text)
+			r := c.result(resp, to, text)
+			r.Written = true
+			return r
 		}
-		if attempt < c.retries && refusedAtDial(err) && sleep(ctx, c.backoff<<attempt) {
+		if attempt < retries && refusedAtDial(err) && sleep(ctx, c.backoff<<attempt) {
 			continue
 		}
-		return Result{Class: Unreachable, Err: c.transportError(err, to, text)}
+		return Result{Class: Unreachable, Err: c.transportError(err, to, text), Written: written.Load()}
 	}
 }
 

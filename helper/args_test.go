@@ -41,6 +41,10 @@ func TestParseArgs(t *testing.T) {
 			"only root may turn on debug logging", "-debug=true"},
 		{"caller, unknown", []string{"--frobnicate"}, false, options{}, "unknown argument", "--frobnicate"},
 		{"caller, positional", []string{"alice"}, false, options{}, "unknown argument", "alice"},
+		// Failover adds no lever: the gateways are tried in the config's
+		// order, and no argument picks one.
+		{"caller, gateway", []string{"--gateway=1"}, false, options{}, "unknown argument", "--gateway=1"},
+		{"root, gateway", []string{"--gateway=1"}, true, options{}, "bad arguments", ""},
 		{"caller, default twice", []string{moduleArg, moduleArg}, false, options{},
 			"only one argument", moduleArg},
 		{"caller, trailing slash", []string{moduleArg + "/"}, false, options{},

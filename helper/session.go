@@ -188,7 +188,7 @@ func (s *session) tell(text string) {
 }
 
 func (s *session) challenge(cfg *conf.Config, number smsclient.Number, msgs messages) int {
-	client, err := smsclient.New(cfg.Gateway.Config)
+	chain, err := smsclient.NewChain(cfg.GatewayConfigs(), cfg.Gateway.FailoverOnRateLimit)
 	if err != nil {
 		s.log.err("denied: gateway configuration", s.who("error", err)...)
 		s.tell(msgs.Internal)
@@ -202,7 +202,7 @@ func (s *session) challenge(cfg *conf.Config, number smsclient.Number, msgs mess
 	}
 	resends := cfg.Code.Resends
 	for {
-		code, sentAt, rc := s.sendCode(cfg, client, store, number, msgs)
+		code, sentAt, rc := s.sendCode(cfg, chain, store, number, msgs)
 		if code == nil {
 			return rc
 		}
@@ -216,9 +216,10 @@ func (s *session) challenge(cfg *conf.Config, number smsclient.Number, msgs mess
 	}
 }
 
-// sendCode records the send against the limits, then sends a fresh code.
-// It returns the code, or nil and the PAM code to return.
-func (s *session) sendCode(cfg *conf.Config, client *smsclient.Client, store *limits.Store,
+// sendCode records the send against the limits, then sends a fresh code
+// through the gateways in order (one send for the limits, whichever
+// gateway delivers). It returns the code, or nil and the PAM code to return.
+func (s *session) sendCode(cfg *conf.Config, chain *smsclient.Chain, store *limits.Store,
 	number smsclient.Number, msgs messages) ([]byte, time.Time, int) {
 	keys := limits.Keys{User: s.account, Number: number.Digits(), Host: s.limitHost()}
 	if err := s.take(cfg, store, keys); err != nil {
@@ -239,36 +240,54 @@ func (s *session) sendCode(cfg *conf.Config, client *smsclient.Client, store *li
 		host = "localhost"
 	}
 	text := cfg.Code.Render(string(code), host, s.req.User)
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Gateway.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), chain.Timeout())
 	defer cancel()
 	start := time.Now()
-	res := client.Send(ctx, number, text)
-	if res.Class == smsclient.Sent {
-		took := time.Since(start)
-		s.record(cfg, usage.Sent, number, gatewayName(cfg.Gateway), took)
+	attempts := chain.Send(ctx, number, text)
+	for _, a := range attempts[:len(attempts)-1] {
+		s.record(cfg, usage.Failed, number, cfg.GatewayName(a.Gateway), a.Took)
+		s.log.warn("gateway failed; trying the next", s.attemptKV(cfg, a, number)...)
+	}
+	last := attempts[len(attempts)-1]
+	if last.Class == smsclient.Sent {
+		s.record(cfg, usage.Sent, number, cfg.GatewayName(last.Gateway), last.Took)
 		// One info line per SMS, so that log pipelines can count them;
 		// without rhost, so that each login keeps one decision line.
 		kv := []any{"user", s.req.User}
 		if s.account != "" && s.account != s.req.User {
 			kv = append(kv, "account", s.account)
 		}
-		s.log.info("sms sent", append(kv, "number", number, "gateway", gatewayName(cfg.Gateway),
-			"message_id", res.MessageID, "status", res.Status, "ms", took.Milliseconds())...)
+		s.log.info("sms sent", append(kv, "number", number, "gateway", cfg.GatewayName(last.Gateway),
+			"gateway_index", last.Gateway, "message_id", last.MessageID, "status", last.Status,
+			"ms", time.Since(start).Milliseconds())...)
 		return code, start, 0
 	}
 	clear(code)
-	s.record(cfg, usage.Failed, number, gatewayName(cfg.Gateway), time.Since(start))
-	kv := s.who("number", number, "class", res.Class, "status", res.Status, "reply", res.Body)
-	if res.Err != nil {
-		kv = append(kv, "error", res.Err)
-	}
+	s.record(cfg, usage.Failed, number, cfg.GatewayName(last.Gateway), last.Took)
+	kv := s.attemptKV(cfg, last, number)
 	if cfg.Policy.FailMode == conf.FailSafe {
 		s.log.warn("gateway unusable; fail_mode is \"safe\": login passes without SMS", kv...)
 		return nil, time.Time{}, pamIgnore
 	}
 	s.log.err("denied: gateway unusable", kv...)
-	s.tell(msgs.gatewayText(res.Class))
+	s.tell(msgs.gatewayText(last.Class))
 	return nil, time.Time{}, pamAuthinfoUnavail
+}
+
+// attemptKV describes a failed attempt for its log line: the gateway by
+// name and position (never its URL's path or query, which may hold a key),
+// the class, the status, the reply's first line, the error, and why the send
+// went on to the next gateway or stopped.
+func (s *session) attemptKV(cfg *conf.Config, a smsclient.Attempt, number smsclient.Number) []any {
+	kv := s.who("number", number, "gateway", cfg.GatewayName(a.Gateway), "gateway_index", a.Gateway,
+		"class", a.Class, "status", a.Status, "reply", a.Body)
+	if a.Err != nil {
+		kv = append(kv, "error", a.Err)
+	}
+	if len(cfg.Gateway.Failover) > 0 {
+		kv = append(kv, "reason", a.Reason)
+	}
+	return kv
 }
 
 // ask prompts until the right code, too many wrong answers, expiry, or an

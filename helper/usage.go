@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/url"
 	"time"
 
 	"github.com/pam-sms/pam_sms/conf"
@@ -19,16 +18,6 @@ func (s *session) record(cfg *conf.Config, outcome usage.Outcome, number smsclie
 	if err := usage.Append(cfg.Limits.StateDir, r); err != nil {
 		s.log.warn("usage record not written", s.who("error", err)...)
 	}
-}
-
-// gatewayName names the gateway in usage records: the host (and port) of its
-// URL, which is what an administrator recognises in the config.
-func gatewayName(gw conf.Gateway) string {
-	u, err := url.Parse(gw.URL)
-	if err != nil || u.Host == "" {
-		return ""
-	}
-	return u.Host
 }
 
 // take is store.Take with the daily quota warnings: when daily is set, the

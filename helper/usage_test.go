@@ -3,9 +3,6 @@ package main
 import (
 	"slices"
 	"testing"
-
-	"github.com/pam-sms/pam_sms/conf"
-	"github.com/pam-sms/pam_sms/smsclient"
 )
 
 // The warnings fire on the send that reaches 80 % and on the one that takes
@@ -37,18 +34,6 @@ func TestQuotaCrossed(t *testing.T) {
 		}
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("daily %d, count %d -> %d: warnings %v, want %v", tt.daily, tt.before, tt.after, got, tt.want)
-		}
-	}
-}
-
-func TestGatewayName(t *testing.T) {
-	for url, want := range map[string]string{
-		"https://gw.example/send":     "gw.example",
-		"http://127.0.0.1:8080/x?y=1": "127.0.0.1:8080",
-		"":                            "",
-	} {
-		if got := gatewayName(conf.Gateway{Config: smsclient.Config{URL: url}}); got != want {
-			t.Errorf("gatewayName(%q) = %q, want %q", url, got, want)
 		}
 	}
 }

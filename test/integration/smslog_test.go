@@ -37,7 +37,7 @@ func TestSMSSentLine(t *testing.T) {
 		t.Fatalf("%d \"sms sent\" lines for 2 SMS:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 	want := regexp.MustCompile(`^<86>.*pam_sms.*: sms sent user=root number="\+49 \*\*\* \*\*\*\*001" gateway=` +
-		regexp.QuoteMeta(host) + ` message_id=4711 status=200 ms=[0-9]+$`)
+		regexp.QuoteMeta(host) + ` gateway_index=0 message_id=4711 status=200 ms=[0-9]+$`)
 	for _, l := range lines {
 		if !want.MatchString(strings.TrimSpace(l)) {
 			t.Errorf("line %q does not match %s", l, want)

@@ -137,10 +137,17 @@ func warnings(cfg *conf.Config) []problem {
 	}
 	// pam_sms.so kills the helper at its deadline (timeout=, default 360 s),
 	// so a code valid for longer can never be used after that.
-	if need := cfg.Code.Validity + cfg.Gateway.Timeout; need > moduleDefaultTimeout {
-		add("code.validity", "%v plus gateway.timeout %v is longer than pam_sms.so's default "+
+	what := "gateway.timeout"
+	if len(cfg.Gateway.Failover) > 0 {
+		what = "the gateways' timeouts"
+	}
+	if need := cfg.Code.Validity + cfg.SendTimeout(); need > moduleDefaultTimeout {
+		add("code.validity", "%v plus %s %v is longer than pam_sms.so's default "+
 			"deadline (%v): add timeout=%d to the pam_sms.so line of each stack",
-			cfg.Code.Validity, cfg.Gateway.Timeout, moduleDefaultTimeout, int((need+time.Minute)/time.Second))
+			cfg.Code.Validity, what, cfg.SendTimeout(), moduleDefaultTimeout, int((need+time.Minute)/time.Second))
+	}
+	if cfg.Gateway.FailoverOnRateLimit && len(cfg.Gateway.Failover) == 0 {
+		add("gateway.failover_on_rate_limit", "is set but there is no [[gateway.failover]] table to fail over to")
 	}
 	return w
 }

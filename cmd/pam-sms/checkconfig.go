@@ -164,17 +164,20 @@ func (c *checker) add(severity, key, format string, args ...any) {
 // for examples (RFC 2606): they never reach a gateway, so every code would
 // fail to send.
 func (c *checker) gatewayURL() {
-	u, err := url.Parse(c.cfg.Gateway.URL)
-	if err != nil {
-		return
-	}
-	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	switch {
-	case host == "gateway.example":
-		c.add(sevProblem, "gateway.url", "gateway.example is the shipped placeholder: write the send URL of your gateway contract")
-	case host == "example" || strings.HasSuffix(host, ".example") || host == "invalid" || strings.HasSuffix(host, ".invalid") ||
-		isExampleDomain(host):
-		c.add(sevProblem, "gateway.url", "%s is a name reserved for examples (RFC 2606): no gateway answers there", host)
+	for i, gw := range c.cfg.Gateways() {
+		u, err := url.Parse(gw.URL)
+		if err != nil {
+			continue
+		}
+		key := conf.GatewayKey(i) + ".url"
+		host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+		switch {
+		case host == "gateway.example":
+			c.add(sevProblem, key, "gateway.example is the shipped placeholder: write the send URL of your gateway contract")
+		case host == "example" || strings.HasSuffix(host, ".example") || host == "invalid" || strings.HasSuffix(host, ".invalid") ||
+			isExampleDomain(host):
+			c.add(sevProblem, key, "%s is a name reserved for examples (RFC 2606): no gateway answers there", host)
+		}
 	}
 }
 

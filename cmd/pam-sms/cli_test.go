@@ -94,6 +94,7 @@ type configOpts struct {
 	limitsSection string // extra [limits] lines
 	policy        string // extra [policy] lines
 	success       string
+	gateway       string // extra [gateway] lines, e.g. [[gateway.failover]] tables
 }
 
 // writeConfig writes a root-owned 0640 config into a fresh directory and
@@ -127,6 +128,7 @@ func writeConfig(t *testing.T, o configOpts) (path, stateDir string) {
 	if o.caFile != "" {
 		ca = fmt.Sprintf("ca_file = %q\n", o.caFile)
 	}
+	ca += o.gateway
 	body := fmt.Sprintf(`[policy]
 groups = %s
 trusted_networks = ["10.0.0.0/8"]

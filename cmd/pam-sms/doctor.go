@@ -49,7 +49,10 @@ fix for every line that is not OK:
                 an SMS goes out for wrong passwords: WARN)
   sshd          effective settings (sshd -T): UsePAM, keyboard-interactive,
                 AuthenticationMethods, PasswordAuthentication
-  gateway       TCP connect and TLS handshake only: no SMS is sent
+  gateway       TCP connect and TLS handshake only: no SMS is sent. Each
+                [[gateway.failover]] table is one more line, "gateway
+                failover N"; one down while another answers is WARN
+                (logins fail over), all down FAIL
   users         users who can log in, are enforced and have no number
                 (count; the names with --verbose). Users come from
                 "getent passwd" (or /etc/passwd), without accounts whose
@@ -154,7 +157,7 @@ func (d *doctor) run(configPath, pamDir string) *doctorReport {
 	rep.add(d.stacks(pamDir, configPath, keyStep)...)
 	rep.add(sshdItem)
 	if cfg != nil {
-		rep.add(d.gateway(cfg))
+		rep.add(d.gateways(cfg)...)
 		if cfg.Directory != nil {
 			rep.add(d.directory(cfg))
 		}
@@ -200,7 +203,13 @@ func (d *doctor) config(path string) (*conf.Config, []item) {
 	if len(items) == 0 {
 		items = append(items, item{Status: statusOK, Check: check, Message: "valid; owner root, group " + d.host.Group + ", not readable by others"})
 	}
-	if pf := cfg.Gateway.PasswordFile; pf != "" {
+	seen := map[string]bool{}
+	for _, gw := range cfg.Gateways() {
+		pf := gw.PasswordFile
+		if pf == "" || seen[pf] {
+			continue
+		}
+		seen[pf] = true
 		// Load checked owner and mode already; the group decides whether
 		// the setgid helper can read it.
 		it, bad := d.groupOwned("password_file "+pf, pf)
@@ -431,48 +440,96 @@ func fileExists(path string) bool {
 // gatewayTimeout bounds the reachability check.
 const gatewayTimeout = 10 * time.Second
 
-// gateway connects to the gateway and completes a TLS handshake, as Send
+// gateways checks [gateway] and each [[gateway.failover]] table, in the
+// order a login tries them, and names the ones that cannot be reached. One
+// down while another answers is a warning (logins fail over to it, later);
+// all down is a failure (fail_mode decides every login).
+func (d *doctor) gateways(cfg *conf.Config) []item {
+	gws := cfg.Gateways()
+	items := make([]item, len(gws))
+	reach := make([]reachState, len(gws))
+	up := []int{}
+	for i, gw := range gws {
+		items[i], reach[i] = d.gateway(cfg, i, gw)
+		if reach[i] == reached {
+			up = append(up, i)
+		}
+	}
+	if len(up) == 0 {
+		return items
+	}
+	for i := range items {
+		if reach[i] == unreachable {
+			items[i].Status = statusWarn
+			items[i].Message += fmt.Sprintf(": logins fail over to gateway %d (%s)", up[0], cfg.GatewayName(up[0]))
+		}
+	}
+	return items
+}
+
+// reachState is what gateway found: a gateway it could not check (its
+// config), one it could not reach, one it reached.
+type reachState int
+
+const (
+	notChecked reachState = iota
+	unreachable
+	reached
+)
+
+// gateway connects to gateway i and completes a TLS handshake, as Send
 // would, but sends no request.
-func (d *doctor) gateway(cfg *conf.Config) item {
-	u, err := url.Parse(cfg.Gateway.URL)
+func (d *doctor) gateway(cfg *conf.Config, i int, gw conf.Gateway) (item, reachState) {
+	key := conf.GatewayKey(i)
+	where := "[gateway]"
+	if i > 0 {
+		where = fmt.Sprintf("[[gateway.failover]] %d", i)
+	}
+	u, err := url.Parse(gw.URL)
 	if err != nil {
-		return item{Status: statusFail, Check: "gateway", Message: "bad url: " + err.Error(), Fix: "vi " + cfg.Path + ": correct url in [gateway]"}
+		return item{Status: statusFail, Check: "gateway", Message: "bad url: " + err.Error(), Fix: "vi " + cfg.Path + ": correct url in " + where}, notChecked
 	}
 	check := "gateway " + u.Scheme + "://" + u.Host
+	if i > 0 {
+		check = fmt.Sprintf("gateway failover %d %s://%s", i, u.Scheme, u.Host)
+	}
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
 	}
 	addr := net.JoinHostPort(u.Hostname(), port)
-	timeout := min(cfg.Gateway.Timeout, gatewayTimeout)
+	timeout := min(gw.Timeout, gatewayTimeout)
 	ctx, cancel := context.WithTimeout(d.ctx, timeout)
 	defer cancel()
 	effect := "logins through pam_sms are denied (fail_mode \"secure\")"
 	if cfg.Policy.FailMode == conf.FailSafe {
 		effect = "logins pass without a code (fail_mode \"safe\")"
 	}
+	if len(cfg.Gateway.Failover) > 0 {
+		effect = "when every gateway is down, " + effect
+	}
 	down := func(err error) item {
 		return item{Status: statusFail, Check: check, Message: fmt.Sprintf("unreachable: %v: %s", err, effect),
-			Fix: fmt.Sprintf("curl -sS --max-time 10 -o /dev/null %s://%s/ names what blocks it (DNS, route, firewall; SELinux for sshd); vi %s if url is wrong",
-				u.Scheme, addr, cfg.Path)}
+			Fix: fmt.Sprintf("curl -sS --max-time 10 -o /dev/null %s://%s/ names what blocks it (DNS, route, firewall; SELinux for sshd); vi %s if %s.url is wrong",
+				u.Scheme, addr, cfg.Path, key)}
 	}
 	// The same client a login uses, so that a proxy, ca_file and the
 	// certificate check are exactly the helper's; Probe sends nothing.
-	client, err := smsclient.New(cfg.Gateway.Config)
+	client, err := smsclient.New(gw.Config)
 	if err != nil {
-		return item{Status: statusFail, Check: check, Message: err.Error(), Fix: "vi " + cfg.Path + ": correct [gateway]"}
+		return item{Status: statusFail, Check: check, Message: err.Error(), Fix: "vi " + cfg.Path + ": correct " + where}, notChecked
 	}
 	if err := client.Probe(ctx); err != nil {
-		return down(err)
+		return down(err), unreachable
 	}
 	via := ""
-	if cfg.Gateway.Proxy != "" {
+	if gw.Proxy != "" {
 		via = " through the proxy"
 	}
 	if u.Scheme != "https" {
-		return item{Status: statusOK, Check: check, Message: "TCP connect to " + addr + via + " succeeded (plain http to loopback: no TLS); no SMS sent"}
+		return item{Status: statusOK, Check: check, Message: "TCP connect to " + addr + via + " succeeded (plain http to loopback: no TLS); no SMS sent"}, reached
 	}
-	return item{Status: statusOK, Check: check, Message: "TCP connect and TLS handshake with " + addr + via + " succeeded; no SMS sent"}
+	return item{Status: statusOK, Check: check, Message: "TCP connect and TLS handshake with " + addr + via + " succeeded; no SMS sent"}, reached
 }
 
 // users finds enforced users without a number.

@@ -16,9 +16,9 @@ import (
 
 var sendTestCmd = &command{
 	Name:       "send-test",
-	ShortUsage: "pam-sms send-test (USER|NUMBER) [--config PATH] [--json]",
+	ShortUsage: "pam-sms send-test (USER|NUMBER) [--gateway N] [--config PATH] [--json]",
 	ShortHelp:  "Send one real SMS through the configured gateway and show the exchange",
-	LongHelp: `Sends one real, billed SMS through the gateway of the configuration, to the
+	LongHelp: `Sends one real, billed SMS through one gateway of the configuration, to the
 number of USER (found as at login: [numbers], the numbers files, then
 [directory]) or to NUMBER. An argument that begins with "+",
 "00" or another digit is a number, in international format: +49 172
@@ -35,24 +35,33 @@ was not 2xx or the success pattern the reply did not match. Use it to match
 [gateway.fields], success and rate_limited to the gateway contract. The send
 does not count against the limits.
 
+--gateway N picks the gateway: 0 (the default) is [gateway], 1 the first
+[[gateway.failover]] table, 2 the second, and so on. Exactly that one is
+asked, without failing over, so that each contract can be checked on its own.
+
 Exit status 0 when the message counts as sent, 1 when not, 3 when the
 configuration is not usable or the user has no number.
 
 Examples:
   pam-sms send-test alice
   pam-sms send-test "+49 172 34567890" --json
-  pam-sms send-test 4917234567890`,
+  pam-sms send-test 4917234567890
+  pam-sms send-test alice --gateway 1`,
 	Run: runSendTest,
 }
 
 // sendReport is the report of send-test; the text view prints the same fields.
 type sendReport struct {
-	To      string `json:"to"` // masked
-	Request string `json:"request"`
-	Status  int    `json:"status"`
-	Reply   string `json:"reply"`
-	Class   string `json:"class"`
-	Error   string `json:"error,omitempty"`
+	// Gateway is the gateway's name as log lines and pam-sms stats
+	// give it, GatewayIndex its position (--gateway).
+	Gateway      string `json:"gateway"`
+	GatewayIndex int    `json:"gateway_index"`
+	To           string `json:"to"` // masked
+	Request      string `json:"request"`
+	Status       int    `json:"status"`
+	Reply        string `json:"reply"`
+	Class        string `json:"class"`
+	Error        string `json:"error,omitempty"`
 	// Unmatched says why a reply did not count as sent: the success
 	// pattern it did not match, or the HTTP status that was not 2xx.
 	Unmatched string `json:"unmatched,omitempty"`
@@ -62,6 +71,7 @@ func runSendTest(ctx context.Context, env *cliEnv, c *command, args []string) er
 	fs := newFlags(c, env)
 	configPath := fs.String("config", conf.DefaultPath, "configuration file")
 	asJSON := fs.Bool("json", false, "print the exchange as JSON")
+	index := fs.Int("gateway", 0, "the gateway to send through: 0 = [gateway], 1.. = [[gateway.failover]] in order")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -73,11 +83,16 @@ func runSendTest(ctx context.Context, env *cliEnv, c *command, args []string) er
 	if err != nil {
 		return err
 	}
+	gws := cfg.Gateways()
+	if *index < 0 || *index >= len(gws) {
+		return failf(exitProblem, "--gateway %d: %s has %s", *index, cfg.Path, gatewayRange(len(gws)))
+	}
+	gw := gws[*index]
 	to, err := recipient(cfg, pos[0])
 	if err != nil {
 		return err
 	}
-	client, err := smsclient.New(cfg.Gateway.Config)
+	client, err := smsclient.New(gw.Config)
 	if err != nil {
 		return failf(exitProblem, "%v", err)
 	}
@@ -90,14 +105,14 @@ func runSendTest(ctx context.Context, env *cliEnv, c *command, args []string) er
 		userName = "test"
 	}
 	text := cfg.Code.Render(strings.Repeat("0", cfg.Code.Digits), host, userName)
-	desc, secrets := maskSecrets(client.DescribeRequest(to, text), cfg.Gateway.Fields.Password)
-	rep := sendReport{To: to.Masked(), Request: maskNumber(desc, to)}
+	desc, secrets := maskSecrets(client.DescribeRequest(to, text), gw.Fields.Password)
+	rep := sendReport{Gateway: cfg.GatewayName(*index), GatewayIndex: *index, To: to.Masked(), Request: maskNumber(desc, to)}
 	res := client.Send(ctx, to, text)
 	rep.Status, rep.Reply, rep.Class = res.Status, secrets.Replace(res.Body), res.Class.String()
 	if res.Err != nil {
 		rep.Error = secrets.Replace(res.Err.Error())
 	}
-	rep.Unmatched = unmatched(cfg, res)
+	rep.Unmatched = unmatched(gw, conf.GatewayKey(*index), res)
 	if *asJSON {
 		if err := writeJSON(env.Stdout, rep); err != nil {
 			return err
@@ -109,6 +124,14 @@ func runSendTest(ctx context.Context, env *cliEnv, c *command, args []string) er
 		return &exitError{code: exitFailed, err: errors.New("")}
 	}
 	return nil
+}
+
+// gatewayRange says which --gateway values a config with n gateways takes.
+func gatewayRange(n int) string {
+	if n == 1 {
+		return "only [gateway] (--gateway 0): no [[gateway.failover]] table"
+	}
+	return fmt.Sprintf("gateways 0 to %d ([gateway] and %d [[gateway.failover]] tables)", n-1, n-1)
 }
 
 // numberArg reports whether arg is written as a number rather than a user
@@ -151,7 +174,7 @@ func recipient(cfg *conf.Config, arg string) (smsclient.Number, error) {
 // unmatched explains a reply that did not count as sent although the
 // gateway answered: the status that was not 2xx, or the success pattern
 // the body did not match (Classify checks both).
-func unmatched(cfg *conf.Config, res smsclient.Result) string {
+func unmatched(gw conf.Gateway, key string, res smsclient.Result) string {
 	switch {
 	case res.Class == smsclient.Sent || res.Status == 0:
 		return ""
@@ -159,8 +182,8 @@ func unmatched(cfg *conf.Config, res smsclient.Result) string {
 		return fmt.Sprintf("HTTP status %d is not 2xx", res.Status)
 	case res.Class == smsclient.RateLimited:
 		return ""
-	case cfg.Gateway.Success != nil:
-		return fmt.Sprintf("the reply does not match gateway.success %s", cfg.Gateway.Success)
+	case gw.Success != nil:
+		return fmt.Sprintf("the reply does not match %s.success %s", key, gw.Success)
 	}
 	return ""
 }
@@ -270,6 +293,7 @@ func maskNumber(s string, to smsclient.Number) string {
 
 func printSendReport(env *cliEnv, r sendReport) {
 	w := env.Stdout
+	fmt.Fprintf(w, "gateway:  %d (%s)\n", r.GatewayIndex, r.Gateway)
 	fmt.Fprintf(w, "request to %s:\n", r.To)
 	for line := range strings.Lines(r.Request) {
 		fmt.Fprintf(w, "  %s", line)

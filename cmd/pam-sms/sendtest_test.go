@@ -104,7 +104,7 @@ func TestUnmatched(t *testing.T) {
 		{smsclient.Result{Class: smsclient.Failed, Status: 200}, `the reply does not match gateway.success ^(OK|100)\b`},
 	}
 	for _, tt := range tests {
-		if got := unmatched(cfg, tt.res); got != tt.want {
+		if got := unmatched(cfg.Gateway, "gateway", tt.res); got != tt.want {
 			t.Errorf("unmatched(%+v) = %q, want %q", tt.res, got, tt.want)
 		}
 	}

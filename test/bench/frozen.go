@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,9 +16,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Row 5d: one helper of another user, stopped while it holds a limits lock,
-// beside a burst. The attack (issue 9): a user runs the setgid helper by hand
-// and sends it SIGSTOP, which the caller may (the real uid is theirs).
+// Row 5d: one helper of another user, stopped beside a burst. The attack
+// (issue 9): a user runs the setgid helper by hand and sends it SIGSTOP, which
+// the caller may (the real uid is theirs). Package limits holds no lock, so the
+// moment that matters is right after the helper appended its records to the
+// state the burst shares (the day file, the directory): pambench polls the
+// state directory until they are in and stops the helper there, before its SMS.
 //
 // Everything the hand-run helper needs lives under frozenRoot, in the copy of
 // /etc that only the bench's mount namespace sees, so every parent directory
@@ -40,27 +38,23 @@ const (
 	frozenBin    = frozenRoot + "/bin"
 	frozenHelper = frozenBin + "/pam-sms-helper"
 	defaultConf  = "/etc/security/pam_sms.conf"
-	// frozenAttempts bounds the runs until one is caught holding a lock;
-	// frozenCatch bounds the wait for one run's lock.
+	// frozenAttempts bounds the runs until one is caught between its
+	// append and its SMS; frozenCatch bounds the wait for one run's append.
 	frozenAttempts = 50
 	frozenCatch    = 5 * time.Second
-	// frozenRecords are planted in the frozen user's own files (in the
-	// window, so that its Take is refused without touching the day file or
-	// the gateway): reading them under its locks makes it hold them long
-	// enough to be caught by polling /proc/locks.
-	frozenRecords = 9000
 )
 
 // moduleEnv is the environment pam_sms.so starts the helper with; with it the
 // helper runs without restarting itself.
 var moduleEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
 
-// frozen is a hand-run helper stopped while holding locks.
+// frozen is a hand-run helper stopped right after its records are in.
 type frozen struct {
 	cmd      *exec.Cmd
-	conn     *os.File // the caller's end of its socketpair
-	held     []string // the lock files it holds (names in the state directory)
-	attempts int      // runs started until one was caught
+	conn     *os.File      // the caller's end of its socketpair
+	held     []string      // the kinds of its records that are in ("user", "number", "day")
+	counts   limits.Counts // its keys' counts once stopped
+	attempts int           // runs started until one was caught
 }
 
 // installFrozenHelper mounts the tmpfs for the hand-run helper and installs
@@ -126,58 +120,91 @@ func setOwnerMode(path string, gid int, mode fs.FileMode) error {
 }
 
 // freeze runs the installed helper as frozenUser until one run is caught
-// holding a lock in state, and leaves that run stopped. The request names the
-// burst's client address: the attacker's best try at the one lock the burst
-// shares (a caller without root gets no per_host key, see helper/session.go).
+// right after its records are in the state directory and before its SMS, and
+// leaves that run stopped. The request names the burst's client address: the
+// attacker's best try at the one key the burst shares (a caller without root
+// gets no per_host key, see helper/session.go).
 func (b *bench) freeze(state string) (*frozen, error) {
-	if err := b.plantFrozen(state); err != nil {
-		return nil, err
+	store, err := limits.Open(state)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
+	defer store.Close()
+	keys := limits.Keys{User: frozenUser, Number: digitsOf(frozenNumber)}
 	last := ""
 	for attempt := 1; attempt <= frozenAttempts; attempt++ {
+		// A run that got away with its SMS spent the user's budget
+		// (per_user 1): each attempt starts afresh.
+		if err := store.Reset(keys); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		day, err := frozenCounts(store, keys)
+		if err != nil {
+			return nil, err
+		}
+		sent, _ := b.gw.counts()
 		f, err := startFrozen()
 		if err != nil {
 			return nil, err
 		}
 		f.attempts = attempt
-		held, err := stopHolder(f.cmd.Process.Pid, state, frozenCatch)
+		caught, err := f.stopAfterAppend(store, keys, frozenCatch)
 		if err != nil {
 			f.kill()
 			return nil, err
 		}
-		if len(held) > 0 {
-			f.held = held
+		if now, _ := b.gw.counts(); caught && now == sent {
 			if err := b.checkSetgid(f.cmd.Process.Pid); err != nil {
 				f.kill()
 				return nil, err
+			}
+			f.held = []string{limits.KeyUser}
+			if f.counts.Number > 0 {
+				f.held = append(f.held, limits.KeyNumber)
+			}
+			if f.counts.Daily > day.Daily {
+				f.held = append(f.held, "day")
 			}
 			return f, nil
 		}
 		last = f.kill()
 	}
-	return nil, fmt.Errorf("bench: row 5d: the hand-run helper was never caught holding a lock in %d attempts (the last one: %s)",
+	return nil, fmt.Errorf("bench: row 5d: the hand-run helper was never caught between its append and its SMS in %d attempts (the last one: %s)",
 		frozenAttempts, last)
 }
 
-// plantFrozen writes frozenRecords sends of the last minute into the frozen
-// user's user and number files, as the helper would leave them.
-func (b *bench) plantFrozen(state string) error {
-	var buf bytes.Buffer
-	buf.WriteString("pam-sms-limits 1\n")
-	sec := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
-	for range frozenRecords {
-		buf.WriteString(sec + "\n")
+// frozenCounts reads the counts of the frozen user's keys and the day.
+func frozenCounts(store *limits.Store, keys limits.Keys) (limits.Counts, error) {
+	c, err := store.Count(limits.Limits{Window: burstWindow}, keys, time.Now())
+	if err != nil {
+		return c, fmt.Errorf("bench: row 5d: %w", err)
 	}
-	for _, name := range []string{limitFile(limits.KeyUser, frozenUser), limitFile(limits.KeyNumber, digitsOf(frozenNumber))} {
-		path := filepath.Join(state, name)
-		if err := os.WriteFile(path, buf.Bytes(), 0o660); err != nil {
-			return fmt.Errorf("bench: %w", err)
+	return c, nil
+}
+
+// stopAfterAppend polls the frozen user's counts until its user record is in,
+// then stops the helper (SIGSTOP) and records the counts. It reports false
+// when the process ends or within passes first.
+func (f *frozen) stopAfterAppend(store *limits.Store, keys limits.Keys, within time.Duration) (bool, error) {
+	pid := f.cmd.Process.Pid
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); {
+		c, err := frozenCounts(store, keys)
+		if err != nil {
+			return false, err
 		}
-		if err := setOwnerMode(path, b.gid, 0o660); err != nil {
-			return err
+		if c.User == 0 {
+			if s := processState(pid); s == "Z" || s == "" {
+				return false, nil
+			}
+			continue
 		}
+		if unix.Kill(pid, unix.SIGSTOP) != nil || !waitStopped(pid) {
+			return false, nil
+		}
+		f.counts, err = frozenCounts(store, keys)
+		return err == nil, err
 	}
-	return nil
+	return false, nil
 }
 
 // startFrozen starts the installed helper as frozenUser with the module's
@@ -239,83 +266,6 @@ func (b *bench) checkSetgid(pid int) error {
 	return fmt.Errorf("bench: /proc/%d/status has no Gid line", pid)
 }
 
-// stopHolder polls /proc/locks until pid holds a flock on a file of state,
-// then stops it (SIGSTOP) and returns the names of the files it still holds
-// once stopped. It returns none when the process ends or within passes first.
-func stopHolder(pid int, state string, within time.Duration) ([]string, error) {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		held, err := heldIn(pid, state)
-		if err != nil {
-			return nil, err
-		}
-		if len(held) == 0 {
-			if s := processState(pid); s == "Z" || s == "" {
-				return nil, nil // done already: refused, as its own budget is spent
-			}
-			continue
-		}
-		if err := unix.Kill(pid, unix.SIGSTOP); err != nil {
-			return nil, nil
-		}
-		if !waitStopped(pid) {
-			return nil, nil
-		}
-		return heldIn(pid, state)
-	}
-	return nil, nil
-}
-
-// heldIn returns the names of the files of dir on which pid holds a flock.
-func heldIn(pid int, dir string) ([]string, error) {
-	data, err := os.ReadFile("/proc/locks")
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	inodes := lockedInodes(data, pid)
-	if len(inodes) == 0 {
-		return nil, nil
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	var held []string
-	for _, e := range entries {
-		fi, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && slices.Contains(inodes, st.Ino) {
-			held = append(held, e.Name())
-		}
-	}
-	return held, nil
-}
-
-// lockedInodes returns the inodes of the flocks that pid holds, from the
-// text of /proc/locks.
-func lockedInodes(data []byte, pid int) []uint64 {
-	p := strconv.Itoa(pid)
-	var out []uint64
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		// "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters have "->".
-		f := strings.Fields(sc.Text())
-		if len(f) < 6 || f[1] != "FLOCK" || f[4] != p {
-			continue
-		}
-		dev := strings.Split(f[5], ":")
-		if ino, err := strconv.ParseUint(dev[len(dev)-1], 10, 64); err == nil {
-			out = append(out, ino)
-		}
-	}
-	return out
-}
-
 // waitStopped waits up to 10 s for pid to be in state T (stopped).
 func waitStopped(pid int) bool {
 	deadline := time.Now().Add(10 * time.Second)
@@ -341,27 +291,26 @@ func processState(pid int) string {
 	return ""
 }
 
-// stillFrozen says what is wrong if the helper is no longer stopped holding
-// its locks (after the burst), or "".
+// stillFrozen says what is wrong if the helper is no longer stopped or its
+// keys' counts moved (after the burst), or "".
 func (f *frozen) stillFrozen(state string) string {
 	pid := f.cmd.Process.Pid
 	if s := processState(pid); s != "T" {
 		return fmt.Sprintf("frozen helper: state %q after the burst, want T (stopped)", s)
 	}
-	held, err := heldIn(pid, state)
+	store, err := limits.Open(state)
 	if err != nil {
 		return err.Error()
 	}
-	if !slices.Equal(held, f.held) {
-		return fmt.Sprintf("frozen helper: holds %v after the burst, %v before", held, f.held)
+	defer store.Close()
+	c, err := frozenCounts(store, limits.Keys{User: frozenUser, Number: digitsOf(frozenNumber)})
+	if err != nil {
+		return err.Error()
+	}
+	if c.User != f.counts.User || c.Number != f.counts.Number {
+		return fmt.Sprintf("frozen helper: its counts are %+v after the burst, %+v before", c, f.counts)
 	}
 	return ""
-}
-
-// limitFile is the name package limits gives a key's file (see its doc).
-func limitFile(kind, key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return kind + "-" + hex.EncodeToString(sum[:16])
 }
 
 // digitsOf keeps the digits of a number written with + and spaces.

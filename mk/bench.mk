@@ -6,7 +6,7 @@
 # here is part of `make test`.
 
 BENCH_BUILD := $(BUILD)/bench
-BENCH_ROWS  ?= 1,2,3,4,5,6,7,8
+BENCH_ROWS  ?= 1,2,3,4,5,6,7,8,9
 BENCH_ARGS  ?=
 
 .PHONY: bench

@@ -9,7 +9,7 @@
 //
 // Usage (make bench passes all of it):
 //
-//	bench -build DIR -client PAMCLIENT -repo DIR [-out BENCHMARKS.md] [-rows 1,2,...] [-burst-rounds N] [-quick] [-keep]
+//	bench -build DIR -client PAMCLIENT -repo DIR [-out BENCHMARKS.md] [-rows 1,2,...] [-quick] [-keep]
 package main
 
 import (
@@ -39,7 +39,6 @@ const clientTimeout = 120 * time.Second
 type options struct {
 	build, client, repo, out, goTool string
 	rows                             []string
-	burstRounds                      int // rounds of row 5's bursts
 	quick, keep                      bool
 }
 
@@ -98,17 +97,14 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.repo, "repo", ".", "repository root")
 	fs.StringVar(&o.out, "out", "", "write BENCHMARKS.md here (empty: only print the table)")
 	fs.StringVar(&o.goTool, "go", "go", "go command, to build the Go c-shared comparison module")
-	rows := fs.String("rows", "1,2,3,4,5,6,7,8", "rows to run")
-	// Row 5's per-round p99 ratios spread by tens of percent on a shared
-	// machine; their median needs more rounds than the other rows' figures.
-	fs.IntVar(&o.burstRounds, "burst-rounds", 15, "rounds of row 5 (each: one burst of every kind)")
+	rows := fs.String("rows", "1,2,3,4,5,6,7,8,9", "rows to run")
 	fs.BoolVar(&o.quick, "quick", false, "fewer rounds (for trying the bench, not for figures)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.build == "" || o.client == "" || fs.NArg() != 0 || o.burstRounds < 1 {
-		return o, errors.New("usage: bench -build DIR -client PAMCLIENT [-repo DIR] [-out FILE] [-rows 1,2,...] [-burst-rounds N] [-quick] [-keep]")
+	if o.build == "" || o.client == "" || fs.NArg() != 0 {
+		return o, errors.New("usage: bench -build DIR -client PAMCLIENT [-repo DIR] [-out FILE] [-rows 1,2,...] [-quick] [-keep]")
 	}
 	o.rows = strings.Split(*rows, ",")
 	for _, p := range []*string{&o.build, &o.client, &o.repo} {
@@ -163,6 +159,7 @@ func run(o options) error {
 		{[]string{"6"}, b.rowHelper},
 		{[]string{"7"}, b.rowNumbers},
 		{[]string{"8"}, b.rowDirectory},
+		{[]string{"9"}, b.rowFailover},
 	}
 	for _, s := range steps {
 		if !slices.ContainsFunc(s.rows, func(r string) bool { return slices.Contains(o.rows, r) }) {

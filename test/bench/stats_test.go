@@ -156,6 +156,20 @@ func TestGroupWithBench(t *testing.T) {
 	}
 }
 
+func TestLockedInodes(t *testing.T) {
+	locks := "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF\n" +
+		"1: -> FLOCK  ADVISORY  WRITE 999 fd:01:5678 0 EOF\n" +
+		"2: POSIX  ADVISORY  WRITE 1234 08:02:42 0 EOF\n" +
+		"3: FLOCK  ADVISORY  WRITE 1234 08:02:4242 0 EOF\n" +
+		"4: FLOCK  ADVISORY  WRITE 12345 08:02:77 0 EOF\n"
+	if diff := cmp.Diff([]uint64{5678, 4242}, lockedInodes([]byte(locks), 1234)); diff != "" {
+		t.Errorf("lockedInodes(1234) (-want +got):\n%s", diff)
+	}
+	if got := lockedInodes([]byte(locks), 999); got != nil {
+		t.Errorf("lockedInodes(999) = %v, want none (it only waits)", got)
+	}
+}
+
 // A run of some rows keeps the other rows, their run's date and the findings
 // that cite none of the rows measured again.
 func TestParsePrevious(t *testing.T) {
@@ -193,7 +207,7 @@ func TestParsePrevious(t *testing.T) {
 	b.machine = machine{date: "2026-12-02 01:30 UTC", cpu: "Intel Xeon", nproc: "2", kernel: "Linux 6.18"}
 	b.results = []result{{row: "5a2", what: "burst HTTP: p99", med: "900 ms", min: "850 ms", max: "950 ms", n: "5"}}
 	md := b.markdown()
-	if want := "- Not written here: Exempt path, Config size, HTTPS, Burst, Numbers file, Directory. Each needs rows 1, 2, 3, 5, 6, 7, 8 from one run"; !strings.Contains(md, want) {
+	if want := "- Not written here: Exempt path, Config size, HTTPS, Burst, Numbers file, Directory, Failover. Each needs rows 1, 2, 3, 5, 6, 7, 8, 9 from one run"; !strings.Contains(md, want) {
 		t.Errorf("the merged file does not say which findings it lacks (%q)", want)
 	}
 	again := parsePrevious(md, []string{"1"})

@@ -363,10 +363,11 @@ func (b *bench) findBurst() string {
 		"5c2); per round, p99 with the limits at capacity is %.3f times p99 without (5r1; issue 9 allows 1.05). "+
 		"The CPU is the floor: each helper needs %s over HTTP and %s over HTTPS (5a4, 5b4), i.e. %s and %s for "+
 		"%d logins on %s cores, before the gateway and the clients get any; with limits a helper needs %s more "+
-		"than without (5a4 - 5c4), %s more for the burst. Each Take flocks the lock files of its user, its "+
-		"number and its client address, in that order, reads the three counter files and rewrites each "+
-		"(write to a new temporary file, rename it over the old one, no fsync), and appends one record to "+
-		"the day file, which has no lock",
+		"than without (5a4 - 5c4), %s more for the burst. Each Take holds no lock: it reads the files of its "+
+		"user, its number and its client address for the current window bucket and the one before, appends "+
+		"one fixed-length record to each and one to the day file (one write each, O_APPEND), and takes its "+
+		"count from its own record's position; a file is created only at a key's first send in a bucket, "+
+		"written whole before it is linked into place, and nothing is rewritten or renamed",
 		fmtMs(f["burst.http.p99"]), fmtMs(f["burst.https.p99"]), fmtMs(f["burst.http.nolimits.p99"]), f["ratio.limits"],
 		fmtMs(f["burst.http.cpu"]), fmtMs(f["burst.https.cpu"]),
 		fmtMs(f["burst.http.cpu"]*burstSize/n), fmtMs(f["burst.https.cpu"]*burstSize/n), burstSize, b.machine.nproc,
@@ -374,44 +375,29 @@ func (b *bench) findBurst() string {
 	if b.has("take") {
 		s += fmt.Sprintf(" (6p: %s per Take, one at a time)", fmtMs(f["take"]))
 	}
-	s += fmt.Sprintf(". The burst's users and numbers all differ, but its %d logins come from one client address "+
-		"and take that address's lock one after the other.", burstSize)
+	s += fmt.Sprintf(". The burst's users and numbers all differ, so each login creates its user's and its "+
+		"number's file; its %d logins come from one client address and append to that address's file "+
+		"without waiting for each other.", burstSize)
 	if b.has("ratio.nohost", "burst.http.nohost.p99") {
 		s += fmt.Sprintf(" Without that one shared key (per_host 0, the other limits at capacity), p99 was %s, "+
-			"%.3f times p99 without limits (5e2, 5r3): ", fmtMs(f["burst.http.nohost.p99"]), f["ratio.nohost"])
-		if f["ratio.nohost"] >= f["ratio.limits"]-0.05 {
-			s += "the shared lock costs little; while logins wait for it, the others' helpers use the CPU."
-		} else {
-			s += "the waits for the shared lock are part of the cost."
-		}
+			"%.3f times p99 without limits (5e2, 5r3).", fmtMs(f["burst.http.nohost.p99"]), f["ratio.nohost"])
 	}
-	lockCost := b.has("ratio.nohost") && f["ratio.nohost"] < f["ratio.limits"]-0.05
 	if f["ratio.limits"] > 1.05 {
-		s += " What would close the gap is less work per Take in package limits, above all fewer files " +
-			"created: a Take for a user and number seen for the first time creates five files (two lock files, " +
-			"each made under a temporary name and linked into place, and three temporary files renamed over the " +
-			"counters) and changes the one state directory, which every login shares, about a dozen times. " +
-			"Counter files rewritten in place under their key's lock, or appended to with fixed-length records " +
-			"as the day file is, and locked themselves instead of through a separate lock file, would create " +
-			"a file only at a key's first use and leave the directory alone otherwise."
-		if lockCost {
-			s += " And the per_host count could do without a lock, as the daily one does (records appended, " +
-				"a send counting when its record is among the first per_host of the window), or its lock " +
-				"could be taken last and held only around the host file."
-		}
+		s += " What is left of the gap is mostly the two files each login creates (its user's and its " +
+			"number's) in the one state directory every login shares."
 		if strings.Contains(b.machine.fs, "no journal") {
 			s += " Here it weighs more than it would on most servers: the state directory's ext4 has no " +
 				"journal (see Machine), and ext4 then skips every inode deleted in the last minutes when it " +
-				"creates a file, reading their inode table blocks, so each Take's creations get dearer as a run " +
-				"creates and removes more files."
+				"creates a file, reading their inode table blocks."
 		}
 	}
 	if b.has("burst.http.frozen.p99", "ratio.frozen") {
-		s += fmt.Sprintf(" With another user's hand-run helper stopped (SIGSTOP) while it held locks of the "+
-			"burst's state directory (5d6), p99 was %s, %.3f times 5a's of the same round (5r2): its user and "+
-			"number locks are no one else's, the day file has no lock, and a caller without root gets no "+
-			"per_host key whatever client address it names, so no login of the burst waits for it (5d5: every "+
-			"login got its SMS).", fmtMs(f["burst.http.frozen.p99"]), f["ratio.frozen"])
+		s += fmt.Sprintf(" With another user's hand-run helper stopped (SIGSTOP) right after its records went "+
+			"into the burst's state directory, before its SMS (5d6), p99 was %s, %.3f times 5a's of the same "+
+			"round (5r2): package limits holds nothing, so a stopped helper leaves only its records, which "+
+			"count against its own user and number and the day, and a caller without root gets no per_host "+
+			"key whatever client address it names; no login of the burst waits for it (5d5: every login got "+
+			"its SMS).", fmtMs(f["burst.http.frozen.p99"]), f["ratio.frozen"])
 	}
 	return s
 }
@@ -494,27 +480,30 @@ const methodSection = "## Method and how to reproduce\n\n" +
 	"per_number 1, per_host 200, daily 200), so a lost or doubled count shows. Every login must succeed\n" +
 	"with its code and without an error message; the gateway must receive exactly one SMS per user; the\n" +
 	"counts read back with limits.Store.Count must be exact; then 20 users log in again at once and each\n" +
-	"must be refused (PAM_AUTH_ERR, an error message, no prompt, no SMS). 5 bursts over HTTP, 5 over\n" +
-	"HTTPS, for comparison 5 over HTTP with every limit 0 (no counting), 5 over HTTP beside a frozen\n" +
-	"helper (5d), and 5 over HTTP with per_host 0 and the other limits at capacity (5e), in rotating\n" +
-	"order; p50 and p99 are per burst, and the table gives their median, min and max. Rows 5x4 are the\n" +
+	"must be refused (PAM_AUTH_ERR, an error message, no prompt, no SMS). Each round (15 by default,\n" +
+	"`BENCH_ARGS=-burst-rounds=N`) runs one burst over HTTP, one over HTTPS, for comparison one over HTTP\n" +
+	"with every limit 0 (no counting), one over HTTP beside a frozen helper (5d), and one over HTTP with\n" +
+	"per_host 0 and the other limits at capacity (5e), in rotating order; p50 and p99 are per burst, and\n" +
+	"the table gives their median, min and max. Rows 5x4 are the\n" +
 	"CPU time of all helpers of a burst divided by 200. All logins of a burst come from one client\n" +
 	"address (198.51.100.7), so they share its per_host key; 5e shows what that one shared key costs.\n\n" +
 	"Row 5d is the attack of issue 9: a local user runs the setgid helper by hand and stops it (SIGSTOP)\n" +
-	"while it holds a limits lock. Before the burst, pambench runs the real helper as `pamsmsbfrozen`, a\n" +
-	"user outside the burst, installed as the package installs it: root:GROUP mode 2755 on a tmpfs of\n" +
-	"its own (so no nosuid mount drops the setgid bit) under /etc/pam-sms-bench (every parent root-owned).\n" +
-	"It is started with the module's wiring: one end of a socketpair as fd 0 and 1, the module's\n" +
-	"environment, uid and gid of the user without supplementary groups, and a request for itself that\n" +
-	"names the burst's client address. A caller without root gets only /etc/security/pam_sms.conf: the\n" +
-	"burst's config (5a's limits; every burst's config also has pamsmsbfrozen's number), root:GROUP 0640.\n" +
-	"The user's own counter files hold 9,000 recent sends, so its Take reads them under its locks before\n" +
-	"refusing it, long enough to be seen: pambench polls /proc/locks for the helper's pid, stops it holding\n" +
-	"a lock on a file of the state directory, checks /proc/PID/status (real gid the user's, effective\n" +
-	"GROUP: really setgid), and starts another run, up to 50, when one was not caught. The helper stays\n" +
-	"stopped through the burst and the repeat wave (checked after them; a problem otherwise) and is killed\n" +
-	"afterwards. 5d6 names the locks it held and the runs it took to catch one.\n\n" +
-	"Rows 5r1-5r3 are ratios of p99 between the bursts of one round, median, min and max over the 5\n" +
+	"in the middle of its work on the limits. Before the burst, pambench runs the real helper as\n" +
+	"`pamsmsbfrozen`, a user outside the burst, installed as the package installs it: root:GROUP mode 2755\n" +
+	"on a tmpfs of its own (so no nosuid mount drops the setgid bit) under /etc/pam-sms-bench (every parent\n" +
+	"root-owned). It is started with the module's wiring: one end of a socketpair as fd 0 and 1, the\n" +
+	"module's environment, uid and gid of the user without supplementary groups, and a request for itself\n" +
+	"that names the burst's client address. A caller without root gets only /etc/security/pam_sms.conf:\n" +
+	"the burst's config (5a's limits; every burst's config also has pamsmsbfrozen's number), root:GROUP\n" +
+	"0640. pambench polls the user's counts (limits.Store.Count on the burst's state directory) until its\n" +
+	"record is in, stops the helper at once, checks that its SMS has not reached the gateway and\n" +
+	"/proc/PID/status (real gid the user's, effective GROUP: really setgid), and starts another run, up to\n" +
+	"50, when one was not caught in time (resetting the user's counts first). The daily limit of that\n" +
+	"burst is raised by the frozen run's day record, if it was in, so that the burst's limits stay exactly\n" +
+	"at capacity. The helper stays stopped through the burst and the repeat wave (checked after them,\n" +
+	"with its counts unchanged; a problem otherwise) and is killed afterwards. 5d6 names the records it\n" +
+	"had in when stopped and the runs it took to catch one.\n\n" +
+	"Rows 5r1-5r3 are ratios of p99 between the bursts of one round, median, min and max over the\n" +
 	"rounds: 5a/5c is what the limits add (issue 9: at most 5 %), 5d/5a what a frozen helper adds to other\n" +
 	"users' logins (issue 9: nothing; the target allows the same 5 % of noise), 5e/5c what the limits add\n" +
 	"without the key all the burst's logins share.\n\n" +
@@ -527,8 +516,7 @@ const methodSection = "## Method and how to reproduce\n\n" +
 	"with conf.Parse of the big config in pambench. Lookups: Go's benchmark harness (testing.Benchmark)\n" +
 	"on the loaded configs, 3 rounds. x509.SystemCertPool(): 20 fresh processes\n" +
 	"(`pambench -probe certpool`). limits.Store.Take: 200 calls in a state directory beside the others,\n" +
-	"each for another user and number and for the one client address of the burst; 6q is 200 times the\n" +
-	"median, the time the burst's logins hold that address's lock one after the other.\n\n" +
+	"each for another user and number and for the one client address of the burst.\n\n" +
 	numbersMethod + directoryMethod + failoverMethod +
 	"Nothing here runs in `make test`: test/bench is a `package main` whose only tests (stats_test.go) check\n" +
 	"the statistics and config helpers, not timings.\n"

@@ -156,20 +156,6 @@ func TestGroupWithBench(t *testing.T) {
 	}
 }
 
-func TestLockedInodes(t *testing.T) {
-	locks := "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF\n" +
-		"1: -> FLOCK  ADVISORY  WRITE 999 fd:01:5678 0 EOF\n" +
-		"2: POSIX  ADVISORY  WRITE 1234 08:02:42 0 EOF\n" +
-		"3: FLOCK  ADVISORY  WRITE 1234 08:02:4242 0 EOF\n" +
-		"4: FLOCK  ADVISORY  WRITE 12345 08:02:77 0 EOF\n"
-	if diff := cmp.Diff([]uint64{5678, 4242}, lockedInodes([]byte(locks), 1234)); diff != "" {
-		t.Errorf("lockedInodes(1234) (-want +got):\n%s", diff)
-	}
-	if got := lockedInodes([]byte(locks), 999); got != nil {
-		t.Errorf("lockedInodes(999) = %v, want none (it only waits)", got)
-	}
-}
-
 // A run of some rows keeps the other rows, their run's date and the findings
 // that cite none of the rows measured again.
 func TestParsePrevious(t *testing.T) {

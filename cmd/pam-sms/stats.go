@@ -26,7 +26,9 @@ written by the helper) and counts the SMS sent, the sends the gateway
 failed, and the sends refused by a limit (no SMS), in total or per day,
 user, country calling code or gateway. With a [cost] section in the
 configuration it adds what the SMS sent cost; SMS to a country without a
-price are counted apart.
+price are counted apart. With [[gateway.failover]] tables, a login whose
+code went out through a failover counts as sent at the gateway that
+delivered and as failed at each gateway tried before it.
 
 --since takes a date (2026-11-01, UTC) or a duration back from now (36h,
 30d); without it every record kept counts (400 days; pam-sms prune

@@ -382,3 +382,28 @@ func TestFailoverVendorExample(t *testing.T) {
 		t.Errorf("Twilio up: Twilio sent %d, Vonage %d; want 1 and still 1", len(twilio.all()), len(vonage.all()))
 	}
 }
+
+// One login is one send for the limits, whichever gateway delivered and
+// however many were tried: with per_user = 2 and [gateway] refusing, two
+// logins get their code through the failover and the third is refused.
+func TestFailoverCountsOneSend(t *testing.T) {
+	testenv.RequireRoot(t)
+	build := testenv.BuildDir(t)
+	gw2 := fakegw.Start(t)
+	body := testenv.Config(t, nil, testenv.Options{URL: fakegw.ClosedURL(t), Numbers: map[string]string{"root": number},
+		Extra: map[string]string{"gateway": failoverTable(gw2.URL, "5s")}})
+	if !strings.Contains(body, "per_user = 1000\n") {
+		t.Fatal("the test config has no per_user = 1000")
+	}
+	body = strings.Replace(body, "per_user = 1000\n", "per_user = 2\n", 1)
+	conf := testenv.WriteConfig(t, t.TempDir(), body)
+	dir := testenv.ServiceDir(t, "auth required "+testenv.ModuleLine(build, conf)+"\n")
+	for i, want := range []error{nil, nil, pam.ErrAuth} {
+		res := pamrun.Run(t, pamrun.Tx{ConfDir: dir, Service: testenv.ServiceName, User: "root", Rhost: "192.0.2.63",
+			Answer: answers{"<code>"}.answerer(gw2)})
+		checkResult(t, res, want)
+		if got := gw2.Count(); got != min(i+1, 2) {
+			t.Errorf("login %d: the failover has %d SMS, want %d", i+1, got, min(i+1, 2))
+		}
+	}
+}

@@ -293,6 +293,34 @@ sms_fd_above_stdio(int fd)
 /* The helper's descriptor in the child, just above the standard fds. */
 #define SMS_EXEC_FD	(STDERR_FILENO + 1)
 
+#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 34)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+/*
+ * closefrom for glibc before 2.34, which has none: the release build's
+ * Debian 11 root (mk/release.sh) and the distributions it targets. One
+ * close_range call (Linux 5.9); on older kernels (ENOSYS) a close of every
+ * descriptor below the open-file limit, capped so that an unlimited limit
+ * cannot make it loop for seconds. Async-signal-safe: it runs in the child.
+ */
+static void
+closefrom(int lowfd)
+{
+	struct rlimit rl;
+	long fd, max = 1L << 20;
+
+#ifdef __NR_close_range
+	if (syscall(__NR_close_range, (unsigned int)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)max)
+		max = (long)rl.rlim_cur;
+	for (fd = lowfd; fd < max; fd++)
+		(void)close((int)fd);
+}
+#endif
+
 /*
  * Runs in the child between fork and fexecve: async-signal-safe calls only,
  * since the host may be multithreaded (gdm, polkit).

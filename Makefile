@@ -17,7 +17,9 @@ MOD_LDFLAGS := -shared -Wl,-z,relro,-z,now -Wl,--version-script=pam_sms/pam_sms.
                -Wl,-soname,pam_sms.so -lpam
 GO_LDFLAGS  := -s -w -linkmode=external -extldflags=-Wl,-z,relro,-z,now
 # cgo (NSS for users and groups) compiled with the same hardening as the module.
-GO_CFLAGS   := -O2 -g -fstack-protector-strong -fstack-clash-protection -D_FORTIFY_SOURCE=2
+# GO_CFLAGS_EXTRA: mk/release.sh adds -D_GNU_SOURCE (glibc before 2.34 declares
+# RTLD_NEXT, which the Go pam module uses, only with it).
+GO_CFLAGS   := -O2 -g -fstack-protector-strong -fstack-clash-protection -D_FORTIFY_SOURCE=2 $(GO_CFLAGS_EXTRA)
 GO_BUILD    := CGO_ENABLED=1 CGO_CFLAGS='$(GO_CFLAGS)' $(GO) build -trimpath -buildmode=pie -ldflags '$(GO_LDFLAGS)'
 
 .PHONY: all build deps deps-demo test test-unit test-integration demo clean FORCE

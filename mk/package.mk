@@ -1,4 +1,6 @@
-# Packages: `make package` builds, into $(BUILD)/,
+# Packages: `make package` builds the release binaries in a Debian 11 root
+# (mk/release.sh: no glibc symbol newer than 2.31; needs root and mmdebstrap)
+# into $(BUILD)/release/, and packages them, into $(BUILD)/,
 #   libpam-sms_<version>-<release>_amd64.deb   (Debian/Ubuntu)
 #   pam_sms-<version>-<release>.x86_64.rpm     (Fedora/RHEL/SUSE)
 # with nfpm (pinned in tools/go.mod, run through `go tool`: nothing to install)
@@ -9,6 +11,8 @@
 #
 # `make package-files` does the same from already built binaries, without
 # rebuilding them; test/packaging uses it with PKG_IN, PKG_OUT and PKG_CONF.
+# `make release-build` builds only the release binaries. `make build` (dev
+# builds, tests) stays a build on the host.
 
 NFPM     := $(GO) tool -modfile=$(CURDIR)/tools/go.mod nfpm
 PKG_IN   ?= $(CURDIR)/$(BUILD)
@@ -59,10 +63,16 @@ define pkg_nfpm
 	env $(PKG_ENV) PKG_NAME=pam_sms $(NFPM) package -f '$(PKG_OUT)/nfpm.yaml' -p rpm -t '$(PKG_RPM)'
 endef
 
-.PHONY: package package-files
+.PHONY: package package-files release-build
 
-package: build $(PKG_CONF) $(PKG_MANPAGES)
+RELEASE_BIN := $(CURDIR)/$(BUILD)/release
+
+package: PKG_IN = $(RELEASE_BIN)
+package: release-build $(PKG_CONF) $(PKG_MANPAGES)
 	$(pkg_nfpm)
+
+release-build:
+	sh mk/release.sh '$(RELEASE_BIN)'
 
 package-files: $(PKG_CONF) $(PKG_MANPAGES)
 	$(pkg_nfpm)

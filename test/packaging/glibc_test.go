@@ -2,6 +2,7 @@ package packaging_test
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -113,58 +114,112 @@ func glibcDepends(t *testing.T) (deb, rpm glibcVersion) {
 	return deb, rpm
 }
 
-// TestGlibcFloor reads the GLIBC_ versions every shipped binary requires
-// and reports the newest. The packages declare that version as their glibc
-// dependency (.deb libc6 (>= X), .rpm glibc >= X), so the two must be the
-// same: a newer requirement would install where the binaries cannot load,
-// an older one would refuse systems they run on. The requirement comes from
-// the glibc of the build root: today's Debian 12 builds (glibc 2.36) bind
-// __libc_start_main, pthread_create, dlsym and res_search to GLIBC_2.34,
-// the release that merged libpthread, libdl and libresolv into libc, and
-// the module calls closefrom, new in 2.34. Building in an older root lowers
-// the requirement (the module then needs a closefrom fallback), and the
-// dependencies must follow.
-//
-// With PAM_SMS_GLIBC_MAX set (a release build configured for an older root,
-// e.g. 2.31 for Debian 11 and Ubuntu 20.04), the test also fails when any
-// binary needs more than that.
-func TestGlibcFloor(t *testing.T) {
-	root := repoRoot(t)
-	bin := snapshotBinaries(t, root)
+// releaseGlibcMax is the oldest glibc the release binaries must load with:
+// Debian 11's and Ubuntu 20.04's 2.31, the glibc of mk/release.sh's root.
+// PAM_SMS_GLIBC_MAX sets another (e.g. for a build root of one's own).
+const releaseGlibcMax = "2.31"
+
+// glibcLimit is releaseGlibcMax or PAM_SMS_GLIBC_MAX.
+func glibcLimit(t *testing.T) glibcVersion {
+	t.Helper()
+	limit := releaseGlibcMax
+	if env := os.Getenv("PAM_SMS_GLIBC_MAX"); env != "" {
+		limit = env
+	}
+	lv, ok := parseGlibcVersion("GLIBC_" + limit)
+	if !ok {
+		t.Fatalf("glibc limit %q is not a glibc version like 2.31", limit)
+	}
+	return lv
+}
+
+// glibcFloor returns the newest GLIBC_ version any shipped binary in dir
+// needs, with a line per binary naming its newest version and the symbols
+// bound to it, and an error when a binary needs more than limit (or none
+// at all: not a dynamically linked glibc binary).
+func glibcFloor(dir string, limit glibcVersion) (glibcVersion, []string, error) {
 	var overall glibcVersion
+	var lines []string
+	var errs []error
 	for _, name := range shippedELFs {
-		needs, err := glibcNeeds(filepath.Join(bin, name))
+		needs, err := glibcNeeds(filepath.Join(dir, name))
 		if err != nil {
-			t.Fatal(err)
+			return overall, lines, err
 		}
 		max, ok := maxGlibc(needs)
 		if !ok {
-			t.Errorf("%s requires no GLIBC_ version: not a dynamically linked glibc binary", name)
+			errs = append(errs, fmt.Errorf("%s requires no GLIBC_ version: not a dynamically linked glibc binary", name))
 			continue
 		}
 		syms := slices.Clone(needs[max])
 		slices.Sort(syms)
-		t.Logf("%s needs glibc %s (%s)", name, max, strings.Join(syms, ", "))
+		lines = append(lines, fmt.Sprintf("%s needs glibc %s (%s)", name, max, strings.Join(syms, ", ")))
+		if limit.less(max) {
+			errs = append(errs, fmt.Errorf("%s needs GLIBC_%s (%s), above %s", name, max, strings.Join(syms, ", "), limit))
+		}
 		if overall.less(max) {
 			overall = max
 		}
 	}
-	t.Logf("the shipped binaries need glibc %s", overall)
+	return overall, lines, errors.Join(errs...)
+}
+
+// TestGlibcFloor reads the GLIBC_ versions every binary of the release
+// build (`make package`: mk/release.sh, in a Debian 11 root) requires: its
+// version needs, which the dynamic linker checks before running anything
+// and refuses with "version `GLIBC_2.34' not found". None may be above
+// 2.31 (Debian 11, Ubuntu 20.04). Built on Debian 12 (glibc 2.36),
+// __libc_start_main, pthread_create, dlsym and res_search bind to
+// GLIBC_2.34, the release that merged libpthread, libdl and libresolv into
+// libc, and the module's closefrom is new in 2.34 (pam_sms.c has a fallback
+// for older glibc).
+//
+// The packages declare the newest version found as their glibc dependency
+// (.deb libc6 (>= X), .rpm glibc >= X): a newer one would refuse systems the
+// binaries run on, an older one install where they cannot load.
+func TestGlibcFloor(t *testing.T) {
+	bin := releaseBinaries(t)
+	overall, lines, err := glibcFloor(bin, glibcLimit(t))
+	for _, l := range lines {
+		t.Log(l)
+	}
+	if err != nil {
+		t.Fatalf("release build: %v\nmk/release.sh must build in a root with glibc %s or older", err, glibcLimit(t))
+	}
+	t.Logf("the release binaries need glibc %s", overall)
 
 	deb, rpm := glibcDepends(t)
 	if deb != overall || rpm != overall {
-		t.Errorf("the binaries need glibc %s, but nfpm.yaml declares libc6 (>= %s) and glibc >= %s: "+
+		t.Errorf("the release binaries need glibc %s, but nfpm.yaml declares libc6 (>= %s) and glibc >= %s: "+
 			"set both dependencies to %s (the build root's glibc decides what the binaries need)",
 			overall, deb, rpm, overall)
 	}
-	if limit := os.Getenv("PAM_SMS_GLIBC_MAX"); limit != "" {
-		lv, ok := parseGlibcVersion("GLIBC_" + limit)
-		if !ok {
-			t.Fatalf("PAM_SMS_GLIBC_MAX=%q is not a glibc version like 2.31", limit)
-		}
-		if lv.less(overall) {
-			t.Errorf("the binaries need glibc %s, above PAM_SMS_GLIBC_MAX=%s: build them in a root with glibc %s", overall, lv, lv)
-		}
+}
+
+// TestGlibcFloorCatchesHostBuild runs the check of TestGlibcFloor on the
+// development build (`make build`, on this Debian 12 host, glibc 2.36):
+// it must fail and name GLIBC_2.34, so the check is known to catch a
+// binary that Debian 11 would refuse to load.
+func TestGlibcFloorCatchesHostBuild(t *testing.T) {
+	out, err := output("", "getconf", "GNU_LIBC_VERSION")
+	host, ok := parseGlibcVersion("GLIBC_" + strings.TrimPrefix(strings.TrimSpace(out), "glibc "))
+	if err != nil || !ok {
+		t.Skipf("host glibc unknown (%v): %q", err, out)
+	}
+	if !(glibcVersion{2, 33}).less(host) {
+		t.Skipf("host glibc %s: its builds need nothing above 2.31 to catch", host)
+	}
+	bin := snapshotBinaries(t, repoRoot(t))
+	overall, lines, err := glibcFloor(bin, glibcVersion{2, 31})
+	for _, l := range lines {
+		t.Log(l)
+	}
+	if err == nil {
+		t.Fatalf("the host build (glibc %s) passes the 2.31 check, needing only %s: the reader misses version needs", host, overall)
+	}
+	t.Logf("as expected: %v", err)
+	if overall != (glibcVersion{2, 34}) || !strings.Contains(err.Error(), "needs GLIBC_2.34") {
+		t.Errorf("host build needs %s, error %q; want GLIBC_2.34 (libc merged libpthread, libdl; closefrom)", overall, err)
 	}
 }
 

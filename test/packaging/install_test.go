@@ -87,7 +87,13 @@ type chroot struct {
 // removes the root only once nothing is mounted below it.
 func newChroot(t *testing.T) *chroot {
 	t.Helper()
-	tarball := chrootTarball(t)
+	return newChrootFrom(t, chrootTarball(t))
+}
+
+// newChrootFrom is newChroot with another cached root, e.g. the Debian 11
+// root of the release build (releaseRoot).
+func newChrootFrom(t *testing.T, tarball string) *chroot {
+	t.Helper()
 	dir, err := os.MkdirTemp("/var/tmp", "pam-sms-chroot-")
 	if err != nil {
 		t.Fatal(err)
@@ -220,12 +226,12 @@ func testDebInstall(t *testing.T, deb, rpm string) {
 			out := c.run(t, "dpkg", "-i", "/tmp/pkg.deb")
 			t.Logf("dpkg -i:\n%s", out)
 			c.checkModes(t, map[string]string{
-				"/usr/libexec/pam-sms/pam-sms-helper":           "2755 root:pam-sms",
-				"/etc/security/pam_sms.conf":                    "640 root:pam-sms",
-				"/var/lib/pam-sms":                              "2770 root:pam-sms",
-				"/usr/lib/x86_64-linux-gnu/security/pam_sms.so": "644 root:root",
-				"/usr/sbin/pam-sms":                             "755 root:root",
-				"/usr/share/pam-configs/sms":                    "644 root:root",
+				"/usr/libexec/pam-sms/pam-sms-helper":       "2755 root:pam-sms",
+				"/etc/security/pam_sms.conf":                "640 root:pam-sms",
+				"/var/lib/pam-sms":                          "2770 root:pam-sms",
+				"/lib/x86_64-linux-gnu/security/pam_sms.so": "644 root:root",
+				"/usr/sbin/pam-sms":                         "755 root:root",
+				"/usr/share/pam-configs/sms":                "644 root:root",
 			})
 			if got := c.read(t, "/etc/pam.d/common-auth"); got != pristine {
 				t.Errorf("common-auth changed by the install (Default: no):\n%s", got)
@@ -262,7 +268,7 @@ func testDebInstall(t *testing.T, deb, rpm string) {
 			if got := c.read(t, "/etc/pam.d/smsmarked"); got != "@include common-auth\n" {
 				t.Errorf("prerm left the line of pam-sms enable: %q", got)
 			}
-			for _, gone := range []string{"/usr/lib/x86_64-linux-gnu/security/pam_sms.so", "/usr/libexec/pam-sms", "/usr/share/pam-configs/sms"} {
+			for _, gone := range []string{"/lib/x86_64-linux-gnu/security/pam_sms.so", "/usr/libexec/pam-sms", "/usr/share/pam-configs/sms"} {
 				if c.exists(gone) {
 					t.Errorf("%s still present after dpkg -r", gone)
 				}
@@ -316,6 +322,7 @@ func checkEnabled(t *testing.T, commonAuth string) {
 // smsGateway is a fake SMS gateway: it records each request's form and
 // answers "OK".
 type smsGateway struct {
+	url  string // base URL, set by startGateway
 	mu   sync.Mutex
 	sent []url.Values
 	got  chan url.Values
@@ -362,17 +369,41 @@ root = "+49 172 34567890"
 // testLogin logs root in through pamtester with the code the fake gateway
 // received: the real module, the real helper, the installed paths.
 func testLogin(t *testing.T, c *chroot) {
+	gw := startGateway(t)
+	writeLoginConfig(t, c, gw.url)
+	c.write(t, "/etc/pam.d/smslogin", "auth required pam_sms.so\naccount required pam_permit.so\n")
+	loginWithCode(t, c, gw, "smslogin")
+}
+
+// startGateway starts a fake gateway on loopback (the chroot shares the
+// host's network namespace), stopped when the test ends.
+func startGateway(t *testing.T) *smsGateway {
+	t.Helper()
 	gw := &smsGateway{got: make(chan url.Values, 4)}
 	srv := httptest.NewServer(gw)
-	defer srv.Close()
-	c.write(t, "/etc/security/pam_sms.conf", fmt.Sprintf(loginConfig, srv.URL))
+	t.Cleanup(srv.Close)
+	gw.url = srv.URL
+	return gw
+}
+
+// writeLoginConfig writes loginConfig for the gateway at gwURL as the
+// package installs the file: 0640 root:pam-sms.
+func writeLoginConfig(t *testing.T, c *chroot, gwURL string) {
+	t.Helper()
+	c.write(t, "/etc/security/pam_sms.conf", fmt.Sprintf(loginConfig, gwURL))
 	c.run(t, "chown", "root:pam-sms", "/etc/security/pam_sms.conf")
 	c.run(t, "chmod", "0640", "/etc/security/pam_sms.conf")
-	c.write(t, "/etc/pam.d/smslogin", "auth required pam_sms.so\naccount required pam_permit.so\n")
+}
 
+// loginWithCode runs `pamtester service root authenticate`, answers the
+// prompt with the code the gateway received and checks that the login
+// succeeded after exactly one SMS to root's number.
+func loginWithCode(t *testing.T, c *chroot, gw *smsGateway, service string) {
+	t.Helper()
+	before := len(gw.requests())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := c.cmd(ctx, "pamtester", "-v", "smslogin", "root", "authenticate")
+	cmd := c.cmd(ctx, "pamtester", "-v", service, "root", "authenticate")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	stdin, err := cmd.StdinPipe()
@@ -405,13 +436,13 @@ func testLogin(t *testing.T, c *chroot) {
 		exitErr = <-done
 		t.Errorf("no SMS within 2 minutes")
 	}
-	t.Logf("pamtester smslogin root authenticate:\n%s", out.String())
+	t.Logf("pamtester %s root authenticate:\n%s", service, out.String())
 	if exitErr != nil || !strings.Contains(out.String(), "successfully authenticated") {
 		t.Errorf("login with the right code failed (%v):\n%s", exitErr, out.String())
 	}
-	reqs := gw.requests()
+	reqs := gw.requests()[before:]
 	if len(reqs) != 1 {
-		t.Fatalf("gateway got %d requests, want 1", len(reqs))
+		t.Fatalf("gateway got %d requests for this login, want 1", len(reqs))
 	}
 	if got := reqs[0].Get("to"); got != "004917234567890" {
 		t.Errorf("gateway got recipient %q, want 004917234567890 (number_format \"00\")", got)

@@ -65,11 +65,11 @@ endef
 
 .PHONY: package package-files release-build
 
-RELEASE_BIN := $(CURDIR)/$(BUILD)/release
+RELEASE_BIN ?= $(CURDIR)/$(BUILD)/release
 
-package: PKG_IN = $(RELEASE_BIN)
-package: release-build $(PKG_CONF) $(PKG_MANPAGES)
-	$(pkg_nfpm)
+# A make of its own for package-files: PKG_ENV expands PKG_IN when read.
+package: release-build
+	$(MAKE) --no-print-directory package-files PKG_IN='$(RELEASE_BIN)'
 
 release-build:
 	sh mk/release.sh '$(RELEASE_BIN)'

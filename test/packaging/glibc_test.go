@@ -164,35 +164,68 @@ func glibcFloor(dir string, limit glibcVersion) (glibcVersion, []string, error) 
 	return overall, lines, errors.Join(errs...)
 }
 
-// TestGlibcFloor reads the GLIBC_ versions every binary of the release
-// build (`make package`: mk/release.sh, in a Debian 11 root) requires: its
-// version needs, which the dynamic linker checks before running anything
-// and refuses with "version `GLIBC_2.34' not found". None may be above
-// 2.31 (Debian 11, Ubuntu 20.04). Built on Debian 12 (glibc 2.36),
-// __libc_start_main, pthread_create, dlsym and res_search bind to
-// GLIBC_2.34, the release that merged libpthread, libdl and libresolv into
-// libc, and the module's closefrom is new in 2.34 (pam_sms.c has a fallback
-// for older glibc).
+// packagedELFs unpacks the shipped binaries of a package into a directory of
+// their own (file names as in shippedELFs): deb with dpkg-deb -x, rpm with
+// rpm2cpio and cpio (without its absolute names, which cpio would write to
+// the host's /).
+func packagedELFs(t *testing.T, pkg string) string {
+	t.Helper()
+	tree := t.TempDir()
+	pamDir := "lib/x86_64-linux-gnu/security"
+	if strings.HasSuffix(pkg, ".rpm") {
+		pamDir = "usr/lib64/security"
+		if out, err := outputEnv(tree, []string{"PKG=" + pkg}, "sh", "-c",
+			`rpm2cpio "$PKG" | cpio -idm --quiet --no-absolute-filenames`); err != nil {
+			t.Fatalf("unpacking %s: %v\n%s", filepath.Base(pkg), err, out)
+		}
+	} else {
+		run(t, "", "dpkg-deb", "-x", pkg, tree)
+	}
+	flat := t.TempDir()
+	for name, p := range map[string]string{
+		"pam_sms.so":     filepath.Join(pamDir, "pam_sms.so"),
+		"pam-sms-helper": "usr/libexec/pam-sms/pam-sms-helper",
+		"pam-sms":        "usr/sbin/pam-sms",
+	} {
+		if err := os.Rename(filepath.Join(tree, p), filepath.Join(flat, name)); err != nil {
+			t.Fatalf("%s: %v", filepath.Base(pkg), err)
+		}
+	}
+	return flat
+}
+
+// TestGlibcFloor reads the GLIBC_ versions every binary in the packages of
+// `make package` requires (unpacked from the .deb and the .rpm: the release
+// build, mk/release.sh, in a Debian 11 root): its version needs, which the
+// dynamic linker checks before running anything and refuses with "version
+// `GLIBC_2.34' not found". None may be above 2.31 (Debian 11, Ubuntu
+// 20.04). Built on Debian 12 (glibc 2.36), __libc_start_main,
+// pthread_create, dlsym and res_search bind to GLIBC_2.34, the release that
+// merged libpthread, libdl and libresolv into libc, and the module's
+// closefrom is new in 2.34 (pam_sms.c has a fallback for older glibc).
 //
 // The packages declare the newest version found as their glibc dependency
 // (.deb libc6 (>= X), .rpm glibc >= X): a newer one would refuse systems the
 // binaries run on, an older one install where they cannot load.
 func TestGlibcFloor(t *testing.T) {
-	bin := releaseBinaries(t)
-	overall, lines, err := glibcFloor(bin, glibcLimit(t))
-	for _, l := range lines {
-		t.Log(l)
-	}
-	if err != nil {
-		t.Fatalf("release build: %v\nmk/release.sh must build in a root with glibc %s or older", err, glibcLimit(t))
-	}
-	t.Logf("the release binaries need glibc %s", overall)
-
+	debPkg, rpmPkg := releasePackages(t)
 	deb, rpm := glibcDepends(t)
-	if deb != overall || rpm != overall {
-		t.Errorf("the release binaries need glibc %s, but nfpm.yaml declares libc6 (>= %s) and glibc >= %s: "+
-			"set both dependencies to %s (the build root's glibc decides what the binaries need)",
-			overall, deb, rpm, overall)
+	for _, pkg := range []string{debPkg, rpmPkg} {
+		t.Run(filepath.Ext(pkg)[1:], func(t *testing.T) {
+			overall, lines, err := glibcFloor(packagedELFs(t, pkg), glibcLimit(t))
+			for _, l := range lines {
+				t.Log(l)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v\nmk/release.sh must build in a root with glibc %s or older", filepath.Base(pkg), err, glibcLimit(t))
+			}
+			t.Logf("the binaries of %s need glibc %s", filepath.Base(pkg), overall)
+			if deb != overall || rpm != overall {
+				t.Errorf("the release binaries need glibc %s, but nfpm.yaml declares libc6 (>= %s) and glibc >= %s: "+
+					"set both dependencies to %s (the build root's glibc decides what the binaries need)",
+					overall, deb, rpm, overall)
+			}
+		})
 	}
 }
 

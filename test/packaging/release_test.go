@@ -9,18 +9,17 @@ import (
 	"time"
 )
 
-// The release build (mk/release.sh, what `make package` packages) is made
-// once per test run, in the cached Debian 11 root, and shared by the tests
-// that need it; TestMain removes it.
+// The release build (`make package`: mk/release.sh builds the binaries in
+// the cached Debian 11 root, nfpm packages them) is made once per test run
+// and shared by the tests that need it; TestMain removes it.
 var release struct {
-	once sync.Once
-	dir  string // the three binaries
-	root string // the cached root tarball
-	skip string // why the root cannot be built
-	err  string // the failed build's output
-
-	pkgOnce  sync.Once
-	deb, rpm string // the packages of the release binaries, this version
+	once     sync.Once
+	dir      string // everything below: removed by TestMain
+	bin      string // the three binaries (RELEASE_BIN)
+	deb, rpm string // the packages
+	root     string // the cached root tarball
+	skip     string // why the root cannot be built
+	err      string // the failed build's output
 }
 
 func TestMain(m *testing.M) {
@@ -31,12 +30,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildRelease runs mk/release.sh once: --root for the cached root (a skip
-// when it cannot be built: no mmdebstrap, no mirror), then the build.
+// buildRelease runs mk/release.sh --root once for the cached root (a skip
+// when it cannot be built: no mmdebstrap, no mirror), then `make package`
+// with its binaries and packages in a directory of the test run.
 func buildRelease(t *testing.T) {
 	t.Helper()
 	requireRoot(t)
-	ensureDebs(t, "mmdebstrap", "util-linux")
+	ensureDebs(t, "mmdebstrap", "util-linux", "rpm2cpio", "cpio")
 	root := repoRoot(t)
 	release.once.Do(func() {
 		start := time.Now()
@@ -48,18 +48,31 @@ func buildRelease(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		release.root = lines[len(lines)-1]
 		t.Logf("Debian 11 root %s: %s", filepath.Base(release.root), time.Since(start).Round(time.Second))
-		dir, err := os.MkdirTemp("", "pam-sms-release-bin-")
+		dir, err := os.MkdirTemp("", "pam-sms-release-")
 		if err != nil {
 			release.err = err.Error()
 			return
 		}
 		release.dir = dir
-		start = time.Now()
-		if out, err := output(root, "sh", "mk/release.sh", dir); err != nil {
-			release.err = "mk/release.sh: " + err.Error() + "\n" + out
+		bin, pkg := filepath.Join(dir, "bin"), filepath.Join(dir, "pkg")
+		if err := os.Mkdir(pkg, 0o755); err != nil {
+			release.err = err.Error()
 			return
 		}
-		t.Logf("release build: %s", time.Since(start).Round(time.Second))
+		info := readPkgInfo(t, root)
+		start = time.Now()
+		out, err = output(root, "make", "-s", "--no-print-directory", "package", "RELEASE_BIN="+bin, "PKG_OUT="+pkg)
+		if err != nil {
+			release.err = "make package: " + err.Error() + "\n" + out
+			return
+		}
+		t.Logf("make package: %s", time.Since(start).Round(time.Second))
+		release.bin, release.deb, release.rpm = bin, filepath.Join(pkg, info.Deb), filepath.Join(pkg, info.RPM)
+		for _, f := range []string{release.deb, release.rpm} {
+			if _, err := os.Stat(f); err != nil {
+				release.err = "make package: " + err.Error()
+			}
+		}
 	})
 	if release.skip != "" {
 		t.Skip("release build skipped: " + release.skip)
@@ -73,25 +86,13 @@ func buildRelease(t *testing.T) {
 func releaseBinaries(t *testing.T) string {
 	t.Helper()
 	buildRelease(t)
-	return release.dir
+	return release.bin
 }
 
-// releasePackages returns the .deb and .rpm `make package` makes of this
-// tree, built once from the release binaries.
+// releasePackages returns the .deb and .rpm of `make package`.
 func releasePackages(t *testing.T) (deb, rpm string) {
 	t.Helper()
-	bin := releaseBinaries(t)
-	release.pkgOnce.Do(func() {
-		root := repoRoot(t)
-		dir := filepath.Join(release.dir, "packages")
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		release.deb, release.rpm = buildPackages(t, root, bin, dir, readPkgInfo(t, root))
-	})
-	if release.deb == "" {
-		t.Fatal("building the release packages failed in an earlier test")
-	}
+	buildRelease(t)
 	return release.deb, release.rpm
 }
 

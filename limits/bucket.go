@@ -3,6 +3,7 @@ package limits
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -14,31 +15,56 @@ import (
 )
 
 const (
-	// recordLen is the length of one record: ten digits of Unix seconds and a
-	// newline. Records have one length so that a file's size is its count
-	// and a writer's offset its position.
-	recordLen       = 11
+	// dayRecordLen is the length of a day file record: ten digits of Unix
+	// seconds and a newline.
+	dayRecordLen = 11
+	// keyRecordLen is the length of a key file record: the key's hash (32 hex
+	// digits), a space, ten digits of Unix seconds, spaces, and a newline. It
+	// divides the page size, so that no record straddles a page: a reader
+	// never sees half of one (the kernel copies a write into the page cache
+	// page by page, growing the file after each) and a killed writer never
+	// leaves half of one.
+	keyRecordLen    = 64
+	hashLen         = 32
+	timeEnd         = hashLen + 1 + 10
 	maxRecordSecond = 9_999_999_999 // ten digits: until the year 2286
-	// maxRecords bounds a key file: its limit's records, and those of Takes
-	// that lost the race for its last slot.
-	maxRecords  = 2 * MaxLimit
-	maxFileSize = maxRecords * recordLen
+	// maxFileSize bounds a key file. It stays below the RLIMIT_FSIZE of 1 MiB
+	// that the helper requires, with room for the racers past the check, so
+	// that no append is ever cut short by a caller's file size limit.
+	maxFileSize = 1<<20 - 64<<10
+	// tombstone is the time of the record Reset appends: the key's records
+	// before it in its file no longer count.
+	tombstone = "0000000000"
 )
 
-// record is the record of a send at sec.
-func record(sec int64) []byte {
-	b := make([]byte, 0, recordLen)
+// dayRecord is the day file record of a send at sec; keyRecord that of key h.
+func dayRecord(sec int64) []byte {
+	b := make([]byte, 0, dayRecordLen)
+	return append(appendTime(b, sec), '\n')
+}
+
+func keyRecord(h string, sec int64) []byte {
+	b := make([]byte, 0, keyRecordLen)
+	b = append(append(b, h...), ' ')
+	b = appendTime(b, sec)
+	for len(b) < keyRecordLen-1 {
+		b = append(b, ' ')
+	}
+	return append(b, '\n')
+}
+
+func appendTime(b []byte, sec int64) []byte {
 	s := strconv.FormatInt(sec, 10)
 	for range 10 - len(s) {
 		b = append(b, '0')
 	}
-	return append(append(b, s...), '\n')
+	return append(b, s...)
 }
 
-// records is the number of records in a file of size bytes: a partial record
-// (a write cut short) counts as one.
-func records(size int64) int {
-	return int((size + recordLen - 1) / recordLen)
+// dayRecords is the number of records in a day file of size bytes: a partial
+// record (a write cut short) counts as one.
+func dayRecords(size int64) int {
+	return int((size + dayRecordLen - 1) / dayRecordLen)
 }
 
 func checkTime(now time.Time) error {
@@ -52,27 +78,32 @@ func checkTime(now time.Time) error {
 // two buckets back is then at least one second older than the window.
 func windowSeconds(w time.Duration) int64 { return int64(w / time.Second) }
 
-// bucketFile names the file of the key file base for bucket b of windows of
-// ws seconds: base.WS.B.
-func bucketFile(base string, ws, b int64) string {
-	return base + "." + strconv.FormatInt(ws, 10) + "." + strconv.FormatInt(b, 10)
+// shardFile names the key file of kind for keys whose hash starts with the
+// hex digit shard, bucket b of windows of ws seconds: kind-S.WS.B.
+func shardFile(kind string, shard byte, ws, b int64) string {
+	return kind + "-" + string(shard) + "." + strconv.FormatInt(ws, 10) + "." + strconv.FormatInt(b, 10)
 }
 
-// parseBucketFile splits a bucket file name; ok is false for any other name.
-func parseBucketFile(name string) (kind string, ws, b int64, ok bool) {
+// parseShardFile splits a key file name; ok is false for any other name.
+func parseShardFile(name string) (kind string, shard byte, ws, b int64, ok bool) {
 	base, rest, found := strings.Cut(name, ".")
 	if !found {
-		return "", 0, 0, false
+		return "", 0, 0, 0, false
+	}
+	kind, s, found := strings.Cut(base, "-")
+	if !found || len(s) != 1 || !isHex(s[0]) || (kind != KeyUser && kind != KeyNumber && kind != KeyHost) {
+		return "", 0, 0, 0, false
 	}
 	w, bs, found := strings.Cut(rest, ".")
 	if !found {
-		return "", 0, 0, false
+		return "", 0, 0, 0, false
 	}
 	ws, okW := decimal(w)
 	b, okB := decimal(bs)
-	kind = keyKind(base)
-	return kind, ws, b, kind != "" && okW && okB && ws > 0
+	return kind, s[0], ws, b, okW && okB && ws > 0
 }
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
 
 // decimal parses a non-negative decimal written as strconv writes it.
 func decimal(s string) (int64, bool) {
@@ -86,6 +117,7 @@ func decimal(s string) (int64, bool) {
 // slot is a file that a Take appends its record to.
 type slot struct {
 	name    string
+	flags   int    // how add opens the file when another Take created it
 	fd      int    // the file, open; -1 while it does not exist
 	tmp     int    // an unnamed file holding the record, to be linked as name; or -1
 	tmpName string // the temporary name of tmp where O_TMPFILE is not available
@@ -103,30 +135,34 @@ func (sl *slot) close() {
 
 // tally is one user, number or host key and the sends it counts at a time.
 type tally struct {
-	slot               // the file of the current bucket
+	slot               // the key file of the current bucket
 	kind, limit string // KeyUser, LimitPerUser, ...
 	max         int
 	window      time.Duration
+	hash        string // the key's hash, as in its records
 	lo, hi      int64  // the current bucket's seconds: [lo, hi)
-	after       int64  // a record counts if its second is after this (Unix ns)
-	prevName    string // the file of the bucket before
+	after       int64  // a record of the bucket before counts if its second is after this (Unix ns)
+	prevName    string // the key file of the bucket before
 	nextName    string // and after
-	prevSize    int64  // the size of prevName when read; -1 if missing
-	prev        int    // records of prevName within the window
-	cur         int    // records of the current bucket when read
-	next        int    // records of nextName
-	pos         int    // the position of the Take's own record in the current bucket
+	prevSize    int64  // the size of prevName when counted; -1 if missing
+	nextSize    int64  // likewise
+	curSize     int64  // the bytes of the current file counted in cur
+	prev        int    // the key's records in prevName within the window
+	cur         int    // in the current file
+	next        int    // in nextName
+	pos         int    // the key's records in the current file up to the Take's own
 }
 
 func newTally(kind, limit string, n int, window time.Duration, base string, now time.Time) *tally {
 	ws := windowSeconds(window)
 	b := now.Unix() / max(ws, 1)
+	h := strings.TrimPrefix(base, kind+"-")
 	return &tally{
-		slot: slot{name: bucketFile(base, ws, b), fd: -1, tmp: -1},
-		kind: kind, limit: limit, max: n, window: window,
+		slot: slot{name: shardFile(kind, h[0], ws, b), flags: unix.O_RDWR | unix.O_APPEND, fd: -1, tmp: -1},
+		kind: kind, limit: limit, max: n, window: window, hash: h,
 		lo: b * ws, hi: (b + 1) * ws, after: now.UnixNano() - int64(window),
-		prevName: bucketFile(base, ws, b-1), nextName: bucketFile(base, ws, b+1),
-		prevSize: -1,
+		prevName: shardFile(kind, h[0], ws, b-1), nextName: shardFile(kind, h[0], ws, b+1),
+		prevSize: -1, nextSize: -1,
 	}
 }
 
@@ -142,14 +178,14 @@ func slots(ts []*tally) []*slot {
 	return out
 }
 
-// load counts t's sends at now: the records of the previous bucket within the
-// window, all of the current bucket, which it leaves open with flags, and all
-// of the next one (written by a clock ahead of ours).
-func (s *Store) load(t *tally, now time.Time, flags int) error {
-	if err := s.loadPrev(t); err != nil {
+// load counts t's sends at now: its records in the previous bucket within the
+// window, all in the current bucket, whose file it leaves open with flags, and
+// all in the next one (written by a clock ahead of ours).
+func (s *Store) load(t *tally, flags int) error {
+	if err := s.countPrev(t); err != nil {
 		return err
 	}
-	if err := s.loadNext(t); err != nil {
+	if err := s.countNext(t); err != nil {
 		return err
 	}
 	fd, err := s.openRegular(t.name, flags)
@@ -157,45 +193,80 @@ func (s *Store) load(t *tally, now time.Time, flags int) error {
 		return err
 	}
 	t.fd = fd
-	all, _, _, err := s.scan(fd, t.name, t.lo, t.hi, t.after)
-	t.cur = all
+	data, err := s.readFD(fd, t.name, 0)
+	if err != nil {
+		return err
+	}
+	t.cur, _, err = s.count(data, t.name, 0, t.hash, t.lo, t.hi, math.MinInt64)
+	t.curSize = int64(len(data))
 	return err
 }
 
-func (s *Store) loadPrev(t *tally) error {
-	fd, err := s.openRegular(t.prevName, unix.O_RDONLY)
+func (s *Store) countPrev(t *tally) (err error) {
+	ws := t.hi - t.lo
+	t.prev, t.prevSize, err = s.countFile(t.prevName, t.hash, t.lo-ws, t.lo, t.after)
+	return err
+}
+
+func (s *Store) countNext(t *tally) (err error) {
+	ws := t.hi - t.lo
+	t.next, t.nextSize, err = s.countFile(t.nextName, t.hash, t.hi, t.hi+ws, math.MinInt64)
+	return err
+}
+
+// countFile counts the records of h in the key file name (see count) and
+// returns its size, or -1 if it is missing.
+func (s *Store) countFile(name, h string, lo, hi, after int64) (int, int64, error) {
+	fd, err := s.openRegular(name, unix.O_RDONLY)
 	if err != nil || fd < 0 {
-		return err
+		return 0, -1, err
 	}
 	defer unix.Close(fd)
-	ws := t.hi - t.lo
-	_, recent, size, err := s.scan(fd, t.prevName, t.lo-ws, t.lo, t.after)
-	t.prev, t.prevSize = recent, size
+	data, err := s.readFD(fd, name, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, _, err := s.count(data, name, 0, h, lo, hi, after)
+	return n, int64(len(data)), err
+}
+
+// position counts t's records in its file from what load read up to end, the
+// offset just past the Take's own record.
+func (s *Store) position(t *tally, end int64) error {
+	data, err := s.readRange(t.fd, t.name, t.curSize, end)
+	if err != nil {
+		return err
+	}
+	n, reset, err := s.count(data, t.name, t.curSize, t.hash, t.lo, t.hi, math.MinInt64)
+	if !reset {
+		n += t.cur
+	}
+	t.pos = n
 	return err
 }
 
 // recount looks again, after the Take's append, at what others may have
 // appended around it: the previous bucket (a racer whose clock had not yet
-// reached this bucket), read again if it grew, and the next one (a racer whose
-// clock had passed it), all of whose records count. Two racers thus always see
-// each other: each appends before it looks.
-func (s *Store) recount(t *tally, now time.Time) error {
+// reached this bucket) and the next one (a racer whose clock had passed it),
+// each counted again if it changed. Two racers thus always see each other:
+// each appends before it looks.
+func (s *Store) recount(t *tally) error {
 	size, err := s.size(t.prevName)
 	if err != nil {
 		return err
 	}
-	if size >= 0 && size != t.prevSize {
-		if err := s.loadPrev(t); err != nil {
+	if size != t.prevSize {
+		if err := s.countPrev(t); err != nil {
 			return err
 		}
 	}
-	return s.loadNext(t)
-}
-
-func (s *Store) loadNext(t *tally) error {
-	size, err := s.size(t.nextName)
-	t.next = records(max(size, 0))
-	return err
+	if size, err = s.size(t.nextName); err != nil {
+		return err
+	}
+	if size != t.nextSize {
+		return s.countNext(t)
+	}
+	return nil
 }
 
 // size returns the size of the regular file name, or -1 if it is missing.
@@ -213,46 +284,94 @@ func (s *Store) size(name string) (int64, error) {
 	return st.Size, nil
 }
 
-// scan reads the key file open as fd and returns its records, those of them
-// after the Unix time after (ns), and its size. Every record must lie in [lo,
-// hi), its bucket; a last record cut short (digits only) counts in both.
-func (s *Store) scan(fd int, name string, lo, hi, after int64) (all, recent int, size int64, err error) {
-	data, err := s.readFD(fd, name)
-	if err != nil {
-		return 0, 0, 0, err
+// count counts the records of h in data, a part of the key file name from
+// offset off, whose records lie in [lo, hi): those after h's last tombstone
+// whose second is after after (Unix ns). reset says whether data holds a
+// tombstone of h. Records of other keys are checked for their shape only.
+func (s *Store) count(data []byte, name string, off int64, h string, lo, hi, after int64) (n int, reset bool, err error) {
+	first := int(off / keyRecordLen) // records before data, for error messages
+	if len(data)%keyRecordLen != 0 {
+		i := len(data) / keyRecordLen
+		return 0, false, s.badRecord(name, first+i, data[i*keyRecordLen:])
 	}
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("limits: %s: %s", s.path(name), fmt.Sprintf(format, args...))
+	for i := 0; i < len(data); i += keyRecordLen {
+		r := data[i : i+keyRecordLen]
+		if r[hashLen] != ' ' || r[keyRecordLen-1] != '\n' {
+			return 0, false, s.badRecord(name, first+i/keyRecordLen, r)
+		}
+		if string(r[:hashLen]) != h {
+			continue
+		}
+		if !padded(r) {
+			return 0, false, s.badRecord(name, first+i/keyRecordLen, r)
+		}
+		sec, err := s.recordTime(name, first+i/keyRecordLen, r, lo, hi)
+		if err != nil {
+			return 0, false, err
+		}
+		switch {
+		case sec == 0:
+			n, reset = 0, true
+		case sec*int64(time.Second) > after:
+			n++
+		}
 	}
-	n := len(data) / recordLen
-	for i := range n {
-		r := data[i*recordLen : (i+1)*recordLen]
-		sec, ok := decimal(strings.TrimLeft(string(r[:recordLen-1]), "0"))
-		if r[recordLen-1] != '\n' || !ok {
-			return 0, 0, 0, bad("record %d: bad record %q", i+1, r)
-		}
-		if sec < lo || sec >= hi {
-			return 0, 0, 0, bad("record %d: time %d (%s) is outside the file's bucket", i+1, sec,
-				time.Unix(sec, 0).UTC().Format(time.RFC3339))
-		}
-		if sec*int64(time.Second) > after {
-			recent++
-		}
-	}
-	all = n
-	if tail := data[n*recordLen:]; len(tail) > 0 {
-		if strings.Trim(string(tail), "0123456789") != "" {
-			return 0, 0, 0, bad("record %d: bad record %q", n+1, tail)
-		}
-		all++
-		recent++
-	}
-	return all, recent, int64(len(data)), nil
+	return n, reset, nil
 }
 
-// openSlot opens the day file sl with flags, if it exists, and returns its
+// check checks every record of the key file name whose records lie in [lo, hi).
+func (s *Store) check(data []byte, name string, lo, hi int64) error {
+	if len(data)%keyRecordLen != 0 {
+		i := len(data) / keyRecordLen
+		return s.badRecord(name, i, data[i*keyRecordLen:])
+	}
+	for i := 0; i < len(data); i += keyRecordLen {
+		r := data[i : i+keyRecordLen]
+		if r[hashLen] != ' ' || r[keyRecordLen-1] != '\n' || !padded(r) || strings.Trim(string(r[:hashLen]), "0123456789abcdef") != "" {
+			return s.badRecord(name, i/keyRecordLen, r)
+		}
+		if _, err := s.recordTime(name, i/keyRecordLen, r, lo, hi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// padded reports whether the key record r has only spaces after its time.
+func padded(r []byte) bool {
+	for _, c := range r[timeEnd : keyRecordLen-1] {
+		if c != ' ' {
+			return false
+		}
+	}
+	return true
+}
+
+// recordTime returns the time of record i (0-based) of the key file name, r,
+// which must lie in [lo, hi) or be a tombstone (0).
+func (s *Store) recordTime(name string, i int, r []byte, lo, hi int64) (int64, error) {
+	t := string(r[hashLen+1 : timeEnd])
+	if t == tombstone {
+		return 0, nil
+	}
+	sec, ok := decimal(strings.TrimLeft(t, "0"))
+	if !ok {
+		return 0, s.badRecord(name, i, r)
+	}
+	if sec < lo || sec >= hi {
+		return 0, fmt.Errorf("limits: %s: record %d: time %d (%s) is outside the file's bucket", s.path(name), i+1, sec,
+			time.Unix(sec, 0).UTC().Format(time.RFC3339))
+	}
+	return sec, nil
+}
+
+func (s *Store) badRecord(name string, i int, r []byte) error {
+	return fmt.Errorf("limits: %s: record %d: bad record %q", s.path(name), i+1, r)
+}
+
+// openDay opens the day file sl with flags, if it exists, and returns its
 // records.
-func (s *Store) openSlot(sl *slot, flags int) (int, error) {
+func (s *Store) openDay(sl *slot, flags int) (int, error) {
 	fd, err := s.openRegular(sl.name, flags)
 	if err != nil || fd < 0 {
 		return 0, err
@@ -262,7 +381,7 @@ func (s *Store) openSlot(sl *slot, flags int) (int, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return 0, fmt.Errorf("limits: stat %s: %w", s.path(sl.name), err)
 	}
-	return records(st.Size), nil
+	return dayRecords(st.Size), nil
 }
 
 // haveProcFD says whether an O_TMPFILE can be linked by its /proc/self/fd
@@ -281,7 +400,7 @@ func (s *Store) prepare(sl *slot, rec []byte) error {
 	fd := -1
 	var err error
 	if haveProcFD() {
-		fd, err = openat(s.dirfd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o660)
+		fd, err = openat(s.dirfd, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o660)
 		if err == nil {
 			if err = unix.Fchmod(fd, 0o660); err != nil {
 				unix.Close(fd)
@@ -319,20 +438,20 @@ func (s *Store) dropTemp(sl *slot) {
 }
 
 // add appends rec to sl, or links the file prepare made with it, and returns
-// the record's position in the file (1-based).
-func (s *Store) add(sl *slot, rec []byte) (int, error) {
+// the offset just past the record.
+func (s *Store) add(sl *slot, rec []byte) (int64, error) {
 	if sl.fd < 0 {
 		err := s.link(sl)
 		if err == nil {
 			sl.fd, sl.tmp = sl.tmp, -1
-			return 1, nil
+			return int64(len(rec)), nil
 		}
 		s.dropTemp(sl)
 		if !errors.Is(err, unix.EEXIST) {
 			return 0, fmt.Errorf("limits: create %s: %w", s.path(sl.name), err)
 		}
 		// Another Take created it meanwhile: append to theirs.
-		fd, err := s.openRegular(sl.name, unix.O_WRONLY|unix.O_APPEND)
+		fd, err := s.openRegular(sl.name, sl.flags)
 		if err != nil {
 			return 0, err
 		}
@@ -350,7 +469,7 @@ func (s *Store) add(sl *slot, rec []byte) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("limits: seek %s: %w", s.path(sl.name), err)
 	}
-	return records(end), nil
+	return end, nil
 }
 
 // link gives the prepared file its name; EEXIST if the name is taken.
@@ -365,7 +484,7 @@ func (s *Store) link(sl *slot) error {
 }
 
 // writeRecord writes rec with one write(2), retried on EINTR only: a record
-// goes out in one piece or counts as a partial one.
+// goes out in one piece or not at all.
 func writeRecord(fd int, rec []byte) error {
 	for {
 		n, err := unix.Write(fd, rec)

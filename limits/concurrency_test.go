@@ -157,7 +157,7 @@ func TestTakeAcrossProcesses(t *testing.T) {
 	}
 	// Losers of the race for the last slots leave their record: at most one
 	// per process.
-	path := filepath.Join(dir, limits.BucketFile(limits.KeyFile("user", "alice"), time.Hour, t0, 0))
+	path := filepath.Join(dir, limits.ShardFile(limits.KeyFile("user", "alice"), time.Hour, t0, 0))
 	if got := readRecords(t, path); len(got) < limit || len(got) > limit+procs {
 		t.Errorf("state file holds %d records, want %d to %d", len(got), limit, limit+procs)
 	}

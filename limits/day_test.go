@@ -28,7 +28,7 @@ func TestDayFile(t *testing.T) {
 		{"two records", rec + rec, 2, true},
 		{"a partial record counts as one", rec + rec[:4], 2, true},
 		{"two and a partial one reach the limit", rec + rec + rec[:1], 3, false},
-		{"content is not read", strings.Repeat("x", 3*limits.RecordLen), 3, false},
+		{"content is not read", strings.Repeat("x", 3*limits.DayRecordLen), 3, false},
 		{"over the limit", strings.Repeat(rec, 5), 5, false},
 	}
 	l := limits.Limits{Daily: 3}

@@ -9,14 +9,33 @@ var (
 	DayFile  = dayFile
 )
 
-// RecordLen is the length of one record.
-const RecordLen = recordLen
+// Record lengths.
+const (
+	DayRecordLen = dayRecordLen
+	KeyRecordLen = keyRecordLen
+)
 
-// BucketFile names the file of the key file base (KeyFile, HostFile) that
-// counts sends at now in windows of w; back 1 is the bucket before.
-func BucketFile(base string, w time.Duration, now time.Time, back int64) string {
+// ShardFile names the key file holding the key file base (KeyFile, HostFile)
+// that counts sends at now in windows of w; back 1 is the bucket before.
+func ShardFile(base string, w time.Duration, now time.Time, back int64) string {
+	kind, h := kindHash(base)
 	ws := windowSeconds(w)
-	return bucketFile(base, ws, now.Unix()/ws-back)
+	return shardFile(kind, h[0], ws, now.Unix()/ws-back)
+}
+
+// Hash is the hash of the key file base, as in its records.
+func Hash(base string) string {
+	_, h := kindHash(base)
+	return h
+}
+
+func kindHash(base string) (string, string) {
+	for i := range base {
+		if base[i] == '-' {
+			return base[:i], base[i+1:]
+		}
+	}
+	return "", ""
 }
 
 // SetPause makes Take call f at each of its stages ("loaded": counts read and

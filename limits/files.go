@@ -42,12 +42,12 @@ func (s *Store) openRegular(name string, flags int) (int, error) {
 	return fd, nil
 }
 
-// create makes the new file name mode 0660 and returns it open for writing;
+// create makes the new file name mode 0660 and returns it open for reading and writing;
 // errors name the file shown. The mode is set again with fchmod because the
 // caller's umask (022 under sshd, 077 in some screen lockers) would take the
 // group's write bit, and the next login may run under another uid.
 func (s *Store) create(name, shown string) (int, error) {
-	fd, err := openat(s.dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o660)
+	fd, err := openat(s.dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o660)
 	if err != nil {
 		return -1, fmt.Errorf("limits: create %s: %w", s.path(shown), err)
 	}
@@ -59,15 +59,20 @@ func (s *Store) create(name, shown string) (int, error) {
 	return fd, nil
 }
 
-// readFD reads the whole state file name from fd, refusing an oversized one.
-func (s *Store) readFD(fd int, name string) ([]byte, error) {
-	buf := make([]byte, 0, 512)
+// maxReadSize bounds what is read of a key file: a file larger than the file
+// size limit that the helper requires was not written by it.
+const maxReadSize = 1 << 20
+
+// readFD reads the key file name from fd, from offset off to its end,
+// refusing an oversized one.
+func (s *Store) readFD(fd int, name string, off int64) ([]byte, error) {
+	buf := make([]byte, 0, 1024)
 	for {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, len(buf))
 		}
-		end := min(cap(buf), maxFileSize+1)
-		n, err := unix.Pread(fd, buf[len(buf):end], int64(len(buf)))
+		end := min(cap(buf), maxReadSize+1)
+		n, err := unix.Pread(fd, buf[len(buf):end], off+int64(len(buf)))
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -75,13 +80,32 @@ func (s *Store) readFD(fd int, name string) ([]byte, error) {
 			return nil, fmt.Errorf("limits: read %s: %w", s.path(name), err)
 		}
 		buf = buf[:len(buf)+n]
-		if len(buf) > maxFileSize {
-			return nil, fmt.Errorf("limits: %s: larger than %d bytes", s.path(name), maxFileSize)
+		if off+int64(len(buf)) > maxReadSize {
+			return nil, fmt.Errorf("limits: %s: larger than %d bytes", s.path(name), maxReadSize)
 		}
 		if n == 0 {
 			return buf, nil
 		}
 	}
+}
+
+// readRange reads bytes [from, to) of the key file name from fd.
+func (s *Store) readRange(fd int, name string, from, to int64) ([]byte, error) {
+	buf := make([]byte, to-from)
+	for done := 0; done < len(buf); {
+		n, err := unix.Pread(fd, buf[done:], from+int64(done))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("limits: read %s: %w", s.path(name), err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("limits: read %s: it ends before its own record", s.path(name))
+		}
+		done += n
+	}
+	return buf, nil
 }
 
 // names lists the state directory, sorted.

@@ -9,44 +9,53 @@
 //
 // # Layout
 //
-//	user-H.W.B           sends for one user name in one time bucket
-//	number-H.W.B         sends to one phone number (E.164 digits), likewise
-//	host-H.W.B           sends for one client address (PAM_RHOST), likewise
+//	user-S.W.B           sends per user name, in one time bucket
+//	number-S.W.B         sends per phone number (E.164 digits), likewise
+//	host-S.W.B           sends per client address (PAM_RHOST), likewise
 //	day-YYYYMMDD         all sends of one calendar day (UTC)
 //	.NAME.XXXXXXXX.tmp   a new NAME being created (only where O_TMPFILE is missing)
 //
-// H is the first 32 hex digits of the SHA-256 of the key, so a directory
-// listing shows no user names or phone numbers (an administrator can compute it:
-// printf %s alice | sha256sum | cut -c1-32). The hash is unkeyed: it keeps names
-// out of plain sight, not away from someone who can read the directory and guess
-// numbers. Host keys that parse as IP addresses are normalized first (IPv4-mapped
-// addresses unmapped, zones dropped). W is the window in whole seconds and B the
-// bucket, floor(t/W) of the Unix time t of its sends: a key's sends of one window
-// length share a file. Changing the window starts every key's count afresh.
+// A key is known by its hash H, the first 32 hex digits of the SHA-256 of the
+// key, so that no file shows user names or phone numbers (an administrator can
+// compute it: printf %s alice | sha256sum | cut -c1-32). The hash is unkeyed:
+// it keeps names out of plain sight, not away from someone who can read the
+// directory and guess numbers. Host keys that parse as IP addresses are
+// normalized first (IPv4-mapped addresses unmapped, zones dropped). The keys of
+// one kind share 16 files per bucket, S being the first hex digit of their
+// hash, so that a login burst of new users creates a few files, not two per
+// login. W is the window in whole seconds and B the bucket, floor(t/W) of the
+// Unix time t of its sends. Changing the window starts every key's count
+// afresh.
 //
 // Every file appears under its name complete with its first record and mode
 // 0660 whatever the umask (it is written as an unnamed O_TMPFILE, chmod-ed, then
 // linked), so that root and the setgid helper run by ordinary users share it and
 // a creator stopped half-way leaves nothing behind. Files of earlier layouts
-// (user-H, user-H.lock, .lock, daily-YYYYMMDD) are not read; Prune removes them.
+// (user-H, user-H.lock, user-H.W.B, .lock, daily-YYYYMMDD) are not read; Prune
+// removes them.
 //
 // # File format
 //
-// Every file is a sequence of fixed-length records of 11 bytes, the send's time
-// in ten decimal digits and a newline, each appended by one write(2) with
-// O_APPEND. Records have one length so that a file's size is its count and a
-// writer's offset after its write is its position. The sends counted for a key
-// at time t are the records of its bucket floor(t/W) and those of the bucket
-// before it that lie within the window.
+// Every file is a sequence of fixed-length records, each appended by one
+// write(2) with O_APPEND. A key file's record is 64 bytes: the key's hash, a
+// space, the send's time in ten decimal digits, spaces, and a newline; 64
+// divides the page size, so that no record straddles a page, where a reader
+// could see half of it or a killed writer leave half of it. A key counts, at
+// time t, its records in its file of bucket floor(t/W) and those within the
+// window in the file of the bucket before. Reset appends a tombstone, the
+// key's hash with the time 0000000000: the key's records before it in that
+// file no longer count. A day file's record is 11 bytes, the time and a
+// newline; its count is its size in records, a partial record (a write cut
+// short) counting as one, and its content is for people.
 //
-// A key file whose every record lies in its bucket, whose size is a whole number
-// of records (a last record cut short, digits only, counts as a send) and that
-// holds at most 2*MaxLimit records is good; anything else makes it corrupt:
-// Take and Count fail and name it, since silently starting from zero would lift
-// the limit. Remove the file (or run pam-sms limits reset) after checking; a
-// corrupt file stops counting by itself once its window has passed, and Prune
-// then removes it. A day file's count is its size in records, a partial record
-// counting as one; its content is for people.
+// A key file whose size is a whole number of records, whose records have that
+// shape, whose times lie in its bucket (or are tombstones) and that is at most
+// 1 MiB is good; anything else makes it corrupt: Take and Count fail and name
+// it, since silently starting from zero would lift the limit (for every key of
+// its shard). Remove the file after checking; a corrupt file stops counting by
+// itself once its window has passed, and Prune then removes it. Take refuses
+// to append to a file of 960 KiB or more, so that no append can be cut short
+// by the 1 MiB file size limit the helper requires.
 //
 // # Concurrency
 //
@@ -56,19 +65,19 @@
 //
 // Take first reads its keys' counts and the day's; if one is at its limit, it
 // refuses and writes nothing. Otherwise it appends one record to each key's
-// current bucket and derives the record's position from the file offset after
-// the write: a key counts as many sends as the records of the window up to its
-// own (those of the previous bucket read again if it grew meanwhile, and any in
-// the next bucket, written by a racer whose clock had passed the bucket's end).
-// A position beyond the limit means the Take lost a race: it is refused, and its
-// records stay, which over-counts: the safe direction. The day file is claimed
-// last, in the same way. A key's file therefore holds at most its limit plus the
-// Takes that raced for its last slot. Whatever else fails (a file that cannot be
-// created, no descriptor left) fails before the first append, so that such a
-// Take changes nothing; a Take that fails or is killed during its appends leaves
-// counted what it appended.
+// current file; the file offset after the write marks its own record, and the
+// key counts its records up to that one (and those of the previous bucket,
+// read again if it grew meanwhile, and any of the next bucket, written by a
+// racer whose clock had passed the bucket's end). A count beyond the limit
+// means the Take lost a race: it is refused, and its records stay, which
+// over-counts: the safe direction. The day file is claimed last, in the same
+// way. A key therefore holds at most its limit plus the Takes that raced for
+// its last slot. Whatever else fails (a file that cannot be created, no
+// descriptor left) fails before the first append, so that such a Take changes
+// nothing; a Take that fails or is killed during its appends leaves counted
+// what it appended.
 //
-// Count reads the same files and writes nothing. Reset removes a key's files;
+// Count reads the same files and writes nothing. Reset appends tombstones;
 // Prune removes buckets that no Take reads any more. Neither waits.
 //
 // Take does not fsync: fsyncs were most of a login burst's queueing, and what a
@@ -220,7 +229,7 @@ func (s *Store) TakeDay(l Limits, k Keys, now time.Time) (sentToday int, err err
 		return 0, err
 	}
 	ts := tallies(l, k, false, now)
-	day := &slot{name: dayFile(now), fd: -1, tmp: -1}
+	day := &slot{name: dayFile(now), flags: unix.O_WRONLY | unix.O_APPEND, fd: -1, tmp: -1}
 	defer func() {
 		for _, sl := range append(slots(ts), day) {
 			s.dropTemp(sl)
@@ -233,7 +242,7 @@ func (s *Store) TakeDay(l Limits, k Keys, now time.Time) (sentToday int, err err
 // take is Take's work on the opened tallies; the caller closes them.
 func (s *Store) take(daily int, ts []*tally, day *slot, now time.Time) (int, error) {
 	for _, t := range ts {
-		if err := s.load(t, now, unix.O_RDWR|unix.O_APPEND); err != nil {
+		if err := s.load(t, unix.O_RDWR|unix.O_APPEND); err != nil {
 			return 0, err
 		}
 	}
@@ -241,9 +250,12 @@ func (s *Store) take(daily int, ts []*tally, day *slot, now time.Time) (int, err
 		if t.prev+t.cur+t.next >= t.max {
 			return 0, t.exceeded()
 		}
+		if t.curSize+keyRecordLen > maxFileSize {
+			return 0, fmt.Errorf("limits: %s is full (%d bytes): no more sends of its keys in this window", s.path(t.name), t.curSize)
+		}
 	}
 	pause("loaded")
-	records, err := s.openSlot(day, unix.O_WRONLY|unix.O_APPEND)
+	records, err := s.openDay(day, day.flags)
 	if err != nil {
 		return 0, err
 	}
@@ -254,33 +266,43 @@ func (s *Store) take(daily int, ts []*tally, day *slot, now time.Time) (int, err
 	// Every file still missing gets its record in an unnamed file now, so
 	// that nothing after the first append needs a new descriptor or a write
 	// to a new file: a Take that fails for want of either changes nothing.
-	rec := record(now.Unix())
-	for _, sl := range append(slots(ts), day) {
-		if sl.fd < 0 {
-			if err := s.prepare(sl, rec); err != nil {
+	for _, t := range ts {
+		if t.fd < 0 {
+			if err := s.prepare(&t.slot, keyRecord(t.hash, now.Unix())); err != nil {
 				return 0, err
 			}
 		}
 	}
+	dayRec := dayRecord(now.Unix())
+	if day.fd < 0 {
+		if err := s.prepare(day, dayRec); err != nil {
+			return 0, err
+		}
+	}
 	pause("prepared")
-	for _, t := range ts {
-		if t.pos, err = s.add(&t.slot, rec); err != nil {
+	ends := make([]int64, len(ts))
+	for i, t := range ts {
+		if ends[i], err = s.add(&t.slot, keyRecord(t.hash, now.Unix())); err != nil {
 			return 0, err
 		}
 	}
 	pause("appended")
-	for _, t := range ts {
-		if err := s.recount(t, now); err != nil {
+	for i, t := range ts {
+		if err := s.position(t, ends[i]); err != nil {
+			return 0, err
+		}
+		if err := s.recount(t); err != nil {
 			return 0, err
 		}
 		if t.prev+t.pos+t.next > t.max {
 			return 0, t.exceeded() // lost a race for the last slot; our records stay
 		}
 	}
-	pos, err := s.add(day, rec)
+	end, err := s.add(day, dayRec)
 	if err != nil {
 		return 0, err
 	}
+	pos := dayRecords(end)
 	if daily > 0 && pos > daily {
 		return 0, exceeded
 	}
@@ -299,7 +321,7 @@ func (s *Store) Count(l Limits, k Keys, now time.Time) (Counts, error) {
 	}
 	var c Counts
 	for _, t := range tallies(l, k, true, now) {
-		err := s.load(t, now, unix.O_RDONLY)
+		err := s.load(t, unix.O_RDONLY)
 		t.close()
 		if err != nil {
 			return Counts{}, err
@@ -315,7 +337,7 @@ func (s *Store) Count(l Limits, k Keys, now time.Time) (Counts, error) {
 		}
 	}
 	day := &slot{name: dayFile(now), fd: -1, tmp: -1}
-	n, err := s.openSlot(day, unix.O_RDONLY)
+	n, err := s.openDay(day, unix.O_RDONLY)
 	day.close()
 	if err != nil {
 		return Counts{}, err
@@ -324,12 +346,14 @@ func (s *Store) Count(l Limits, k Keys, now time.Time) (Counts, error) {
 	return c, nil
 }
 
-// Reset removes the records of k's user, number and host (each when non-empty),
-// for pam-sms limits reset USER: every bucket of every window, and the files of
-// earlier layouts. It removes a key's file also when it is not a regular file
-// (planted or damaged), since that is what an administrator runs to clear it.
-// A Take racing with it may keep its own record. The daily total is left
-// alone: those messages were sent and paid for.
+// Reset clears the counts of k's user, number and host (each when non-empty),
+// for pam-sms limits reset USER: it appends a tombstone for each key to every
+// key file of its shard (every bucket, every window), after which the key's
+// earlier records in that file do not count, and removes the key's files of
+// earlier layouts. A key file that is not a regular file (planted or damaged)
+// is removed, since that is what an administrator runs to clear it. A Take
+// racing with it may keep its own record. The daily total is left alone:
+// those messages were sent and paid for.
 func (s *Store) Reset(k Keys) error {
 	if k.User == "" && k.Number == "" && k.Host == "" {
 		return errors.New("limits: reset: no user, number or host given")
@@ -346,14 +370,50 @@ func (s *Store) Reset(k Keys) error {
 	}
 	for _, name := range names {
 		for _, b := range bases {
+			kind, h, _ := strings.Cut(b, "-")
+			if fk, shard, _, _, ok := parseShardFile(name); ok && fk == kind && shard == h[0] {
+				if err := s.bury(name, h); err != nil {
+					return err
+				}
+			}
 			if name == b || strings.HasPrefix(name, b+".") || strings.HasPrefix(name, "."+b+".") {
-				if err := unix.Unlinkat(s.dirfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-					return fmt.Errorf("limits: remove %s: %w", s.path(name), err)
+				if err := s.unlink(name); err != nil {
+					return err
 				}
 			}
 		}
 	}
 	return s.syncDir()
+}
+
+// bury appends a tombstone of h to the key file name, or removes name if it
+// is not a regular file.
+func (s *Store) bury(name, h string) error {
+	fd, err := s.openRegular(name, unix.O_WRONLY|unix.O_APPEND)
+	var nr *notRegularError
+	switch {
+	case errors.As(err, &nr):
+		return s.unlink(name)
+	case err != nil || fd < 0:
+		return err
+	}
+	defer unix.Close(fd)
+	if err := writeRecord(fd, keyRecord(h, 0)); err != nil {
+		return fmt.Errorf("limits: append to %s: %w", s.path(name), err)
+	}
+	return nil
+}
+
+func (s *Store) unlink(name string) error {
+	if err := unix.Unlinkat(s.dirfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		if errors.Is(err, unix.EISDIR) {
+			err = unix.Unlinkat(s.dirfd, name, unix.AT_REMOVEDIR)
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("limits: remove %s: %w", s.path(name), err)
+		}
+	}
+	return nil
 }
 
 // testPause, when set (by tests only), is called at each stage of Take, so

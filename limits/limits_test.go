@@ -28,8 +28,8 @@ func openStore(t testing.TB) (*limits.Store, string) {
 	return s, dir
 }
 
-// readRecords returns the records of a state file, failing on a record that
-// is not ten digits and a newline.
+// readRecords returns the records of a key file, failing on a record that
+// is not 32 hex digits, a space, ten digits and a newline.
 func readRecords(t *testing.T, path string) []string {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -39,20 +39,34 @@ func readRecords(t *testing.T, path string) []string {
 	recs := strings.SplitAfter(string(data), "\n")
 	recs = recs[:len(recs)-1]
 	for _, r := range recs {
-		if len(r) != limits.RecordLen || strings.Trim(r[:10], "0123456789") != "" {
+		if len(r) != limits.KeyRecordLen || r[32] != ' ' || strings.Trim(r[33:43], "0123456789") != "" || strings.TrimSpace(r[43:]) != "" {
 			t.Fatalf("%s: bad record %q in %q", path, r, data)
 		}
 	}
 	return recs
 }
 
-// bucket names the file of a key that counts sends at now in windows of w.
-func bucket(kind, key string, w time.Duration, now time.Time) string {
-	base := limits.KeyFile(kind, key)
+// base is the key file base of a key, as package limits names it.
+func base(kind, key string) string {
 	if kind == limits.KeyHost {
-		base = limits.HostFile(key)
+		return limits.HostFile(key)
 	}
-	return limits.BucketFile(base, w, now, 0)
+	return limits.KeyFile(kind, key)
+}
+
+// bucket names the key file that counts a key's sends at now in windows of w.
+func bucket(kind, key string, w time.Duration, now time.Time) string {
+	return limits.ShardFile(base(kind, key), w, now, 0)
+}
+
+// record is a key file record of key at sec.
+func record(kind, key string, sec int64) string {
+	return padded(fmt.Sprintf("%s %010d", limits.Hash(base(kind, key)), sec))
+}
+
+// padded pads the start of a key file record (hash, space, time) to a record.
+func padded(start string) string {
+	return start + strings.Repeat(" ", limits.KeyRecordLen-1-len(start)) + "\n"
 }
 
 func TestTakeReachesEachLimitExactly(t *testing.T) {
@@ -392,14 +406,18 @@ func TestFileNamesHideKeys(t *testing.T) {
 	}
 	want := []string{
 		"day-20250314",
-		// printf %s 192.0.2.1 | sha256sum | cut -c1-32, and so on; then the
-		// window in seconds and the bucket, 1741953600 / 3600.
-		"host-37fcff24bf62035b2b08020afc08b4fe.3600.483876",
-		"number-a0f625e3492145298960617eabde6ef7.3600.483876",
-		"user-2bd806c97f0e00af1a1fc3328fa763a9.3600.483876",
+		// The first hex digit of printf %s 192.0.2.1 | sha256sum, and so
+		// on; then the window in seconds and the bucket, 1741953600 / 3600.
+		"host-3.3600.483876",
+		"number-a.3600.483876",
+		"user-2.3600.483876",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("state files (-want +got):\n%s", diff)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "user-2.3600.483876"))
+	if want := padded("2bd806c97f0e00af1a1fc3328fa763a9 1741953600"); err != nil || string(data) != want {
+		t.Errorf("user file holds %q (%v), want %q", data, err, want)
 	}
 }
 
@@ -468,7 +486,8 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestCorruptFile(t *testing.T) {
-	rec := fmt.Sprintf("%010d\n", t0.Unix())
+	h := limits.Hash(limits.KeyFile("user", "alice"))
+	rec := record("user", "alice", t0.Unix())
 	tests := []struct {
 		name    string
 		content string
@@ -476,27 +495,26 @@ func TestCorruptFile(t *testing.T) {
 		wantErr string // after "limits: PATH: "
 	}{
 		{"garbage", "\x00\x01hello", 0, `record 1: bad record "\x00\x01hello"`},
-		{"old format", "pam-sms-limits 1\n1741953600\n", 0, `record 1: bad record "pam-sms-lim"`},
-		{"bad number", rec + "17419x3600\n", 0, `record 2: bad record "17419x3600\n"`},
-		{"empty line", "\n", 0, `record 1: bad record "\n"`},
-		{"zero", "0000000000\n", 0, `record 1: bad record "0000000000\n"`},
-		{"space", " 174195360\n", 0, `record 1: bad record " 174195360\n"`},
-		{"no newline", "17419536001", 0, `record 1: bad record "17419536001"`},
-		{"cut short, not digits", rec + "17x", 0, `record 2: bad record "17x"`},
-		{"before its bucket", "1741953599\n", 0,
+		{"old format", "pam-sms-limits 1\n1741953600\n", 0, `record 1: bad record "pam-sms-limits 1\n1741953600\n"`},
+		{"day record", "1741953600\n", 0, `record 1: bad record "1741953600\n"`},
+		{"no space", rec + padded(h+"_1741953600"), 0, fmt.Sprintf("record 2: bad record %q", padded(h+"_1741953600"))},
+		{"bad number", rec + padded(h+" 17419x3600"), 0, fmt.Sprintf("record 2: bad record %q", padded(h+" 17419x3600"))},
+		{"not padded", padded(h + " 1741953600x"), 0, fmt.Sprintf("record 1: bad record %q", padded(h+" 1741953600x"))},
+		{"cut short", rec + rec[:20], 0, fmt.Sprintf("record 2: bad record %q", rec[:20])},
+		{"before its bucket", padded(h + " 1741953599"), 0,
 			"record 1: time 1741953599 (2025-03-14T11:59:59Z) is outside the file's bucket"},
-		{"after its bucket", rec + "1741957200\n", 0,
+		{"after its bucket", rec + padded(h+" 1741957200"), 0,
 			"record 2: time 1741957200 (2025-03-14T13:00:00Z) is outside the file's bucket"},
-		{"previous bucket", "1741953600\n", 1,
+		{"previous bucket", rec, 1,
 			"record 1: time 1741953600 (2025-03-14T12:00:00Z) is outside the file's bucket"},
-		{"too large", strings.Repeat(rec, 2*limits.MaxLimit+1), 0, "larger than 220000 bytes"},
+		{"too large", strings.Repeat(rec, 1<<20/limits.KeyRecordLen+1), 0, "larger than 1048576 bytes"},
 	}
 	l := limits.Limits{Window: time.Hour, PerUser: 5}
 	k := limits.Keys{User: "alice"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, dir := openStore(t)
-			path := filepath.Join(dir, limits.BucketFile(limits.KeyFile("user", "alice"), time.Hour, t0, tt.back))
+			path := filepath.Join(dir, limits.ShardFile(limits.KeyFile("user", "alice"), time.Hour, t0, tt.back))
 			if err := os.WriteFile(path, []byte(tt.content), 0o660); err != nil {
 				t.Fatalf("Setup: %v", err)
 			}
@@ -517,16 +535,59 @@ func TestCorruptFile(t *testing.T) {
 	}
 }
 
-// A record cut short (digits only) counts as a send.
-func TestPartialRecordCounts(t *testing.T) {
+// A key file of other keys' records counts nothing for alice; one that is
+// full refuses every Take of its shard, with an error that names it, and
+// leaves it as it is.
+func TestSharedAndFullFile(t *testing.T) {
 	s, dir := openStore(t)
+	l := limits.Limits{Window: time.Hour, PerUser: 5}
 	path := filepath.Join(dir, bucket("user", "alice", time.Hour, t0))
-	if err := os.WriteFile(path, []byte(fmt.Sprintf("%010d\n17419", t0.Unix())), 0o660); err != nil {
+	other := padded(strings.Repeat("2", 32) + fmt.Sprintf(" %010d", t0.Unix())) // shares alice's shard
+	if err := os.WriteFile(path, []byte(strings.Repeat(other, 10)), 0o660); err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.Count(limits.Limits{Window: time.Hour}, limits.Keys{User: "alice"}, t0)
-	if err != nil || c.User != 2 {
-		t.Errorf("Count = %+v, %v; want User 2", c, err)
+	if c, err := s.Count(l, limits.Keys{User: "alice"}, t0); err != nil || c.User != 0 {
+		t.Errorf("Count beside other keys' records = %+v, %v; want User 0", c, err)
+	}
+	full := strings.Repeat(other, (1<<20-64<<10)/limits.KeyRecordLen+1)
+	if err := os.WriteFile(path, []byte(full), 0o660); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("limits: %s is full (%d bytes): no more sends of its keys in this window", path, len(full))
+	if err := s.Take(l, limits.Keys{User: "alice"}, t0); err == nil || err.Error() != want {
+		t.Errorf("Take on a full file:\n got %v\nwant %s", err, want)
+	}
+	if data, _ := os.ReadFile(path); string(data) != full {
+		t.Errorf("the full file changed")
+	}
+}
+
+// Reset appends a tombstone: alice's earlier records in her file stop
+// counting, those of another key in the same file do not.
+func TestResetTombstone(t *testing.T) {
+	s, dir := openStore(t)
+	l := limits.Limits{Window: time.Hour, PerUser: 2}
+	path := filepath.Join(dir, bucket("user", "alice", time.Hour, t0))
+	other := padded(strings.Repeat("2", 32) + fmt.Sprintf(" %010d", t0.Unix()))
+	alice := record("user", "alice", t0.Unix())
+	if err := os.WriteFile(path, []byte(alice+other+alice), 0o660); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Take(l, limits.Keys{User: "alice"}, t0); err == nil {
+		t.Fatal("Take at the limit passed")
+	}
+	if err := s.Reset(limits.Keys{User: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Take(l, limits.Keys{User: "alice"}, t0); err != nil {
+		t.Fatalf("Take after Reset: %v", err)
+	}
+	tomb := padded(limits.Hash(limits.KeyFile("user", "alice")) + " 0000000000")
+	if data, _ := os.ReadFile(path); string(data) != alice+other+alice+tomb+alice {
+		t.Errorf("file after Reset and Take = %q", data)
+	}
+	if c, err := s.Count(l, limits.Keys{User: "alice"}, t0); err != nil || c.User != 1 {
+		t.Errorf("Count = %+v, %v; want User 1", c, err)
 	}
 }
 
@@ -542,7 +603,7 @@ func TestEmptyFileCountsNothing(t *testing.T) {
 	if err := s.Take(l, limits.Keys{User: "alice"}, t0); err != nil {
 		t.Fatalf("Take after an empty file = %v", err)
 	}
-	if data, _ := os.ReadFile(path); string(data) != fmt.Sprintf("%010d\n", t0.Unix()) {
+	if data, _ := os.ReadFile(path); string(data) != record("user", "alice", t0.Unix()) {
 		t.Fatalf("file after Take = %q", data)
 	}
 	var exceeded *limits.ExceededError
@@ -556,8 +617,8 @@ func TestEmptyFileCountsNothing(t *testing.T) {
 func TestNextBucketCounts(t *testing.T) {
 	s, dir := openStore(t)
 	const w = 15 * time.Minute
-	soon := fmt.Sprintf("%010d\n", t0.Add(w+30*time.Second).Unix())
-	path := filepath.Join(dir, limits.BucketFile(limits.KeyFile("user", "alice"), w, t0, -1))
+	soon := record("user", "alice", t0.Add(w+30*time.Second).Unix())
+	path := filepath.Join(dir, limits.ShardFile(limits.KeyFile("user", "alice"), w, t0, -1))
 	if err := os.WriteFile(path, []byte(soon+soon), 0o660); err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +649,7 @@ func TestNotARegularFile(t *testing.T) {
 	for _, tt := range tests {
 		number := limits.KeyFile("number", "491721234567")
 		for _, victim := range []string{limits.DayFile(t0), bucket("user", "alice", time.Hour, t0),
-			limits.BucketFile(number, time.Hour, t0, 0), limits.BucketFile(number, time.Hour, t0, 1)} {
+			limits.ShardFile(number, time.Hour, t0, 0), limits.ShardFile(number, time.Hour, t0, 1)} {
 			t.Run(tt.name+"/"+victim, func(t *testing.T) {
 				s, dir := openStore(t)
 				outside := filepath.Join(t.TempDir(), "precious")

@@ -16,20 +16,20 @@ const TempMaxAge = time.Minute
 
 // Pruned counts what Prune removed.
 type Pruned struct {
-	User   int // user files of buckets that no longer count
+	User   int // user key files of buckets that no longer count
 	Number int // number files, likewise
 	Host   int // host files, likewise
 	Day    int // day files of other days
 	Temp   int // temporary files left by writers that died
-	Legacy int // files of earlier layouts: user-H, user-H.lock, .lock, daily-*, ...
+	Legacy int // files of earlier layouts: user-H, user-H.lock, user-H.W.B, .lock, daily-*
 }
 
 // Removed is the number of files removed.
 func (p Pruned) Removed() int { return p.User + p.Number + p.Host + p.Day + p.Temp + p.Legacy }
 
 // Prune removes state that no longer counts at now: user, number and host
-// files of buckets that no Take reads any more (older than the bucket before
-// the current one), day files of other days, temporary files left by writers
+// key files of buckets that no Take reads any more (older than the bucket
+// before the current one), day files of other days, temporary files left by writers
 // that died, and the files of earlier layouts. Take never needs it; it keeps
 // the directory from growing with every user, number and client ever seen, and
 // is run by pam-sms prune from a daily timer. It never waits. The files that
@@ -47,8 +47,7 @@ func (s *Store) Prune(now time.Time) (Pruned, error) {
 		switch {
 		case strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp"):
 			p.Temp += s.pruneTemp(name, now, &errs)
-		case name == ".lock" || isLegacyDaily(name) || keyKind(name) != "" ||
-			keyKind(strings.TrimSuffix(name, ".lock")) != "" && strings.HasSuffix(name, ".lock"):
+		case name == ".lock" || isLegacyDaily(name) || isLegacyKey(name):
 			p.Legacy += s.remove(name, &errs)
 		case isDayFile(name):
 			if name != today {
@@ -66,17 +65,27 @@ func (s *Store) Prune(now time.Time) (Pruned, error) {
 	return p, errors.Join(errs...)
 }
 
-// pruneBucket removes the bucket file name if no Take reads it at now, and
+// isLegacyKey reports whether name is a key file of an earlier layout: one
+// file per key (kind-H), its lock file, or its buckets (kind-H.W.B).
+func isLegacyKey(name string) bool {
+	base, _, _ := strings.Cut(name, ".")
+	return keyKind(base) != ""
+}
+
+// pruneBucket removes the key file name if no Take reads it at now, and
 // otherwise checks that it reads.
 func (s *Store) pruneBucket(name string, now time.Time, p *Pruned, errs *[]error) {
-	kind, ws, b, ok := parseBucketFile(name)
+	kind, _, ws, b, ok := parseShardFile(name)
 	if !ok {
 		return
 	}
 	if now.Unix()/ws < b+2 {
 		fd, err := s.openRegular(name, unix.O_RDONLY)
 		if err == nil && fd >= 0 {
-			_, _, _, err = s.scan(fd, name, b*ws, (b+1)*ws, 0)
+			var data []byte
+			if data, err = s.readFD(fd, name, 0); err == nil {
+				err = s.check(data, name, b*ws, (b+1)*ws)
+			}
 			unix.Close(fd)
 		}
 		if err != nil {

@@ -45,17 +45,18 @@ func TestPrune(t *testing.T) {
 		{name: "daily-20250314", content: "pam-sms-limits 1\n1741953600\n"},
 		{name: user("legacy"), content: "pam-sms-limits 1\n1741953600\n"},
 		{name: user("legacy") + ".lock"},
+		{name: user("legacy") + ".3600.483876", content: record("user", "legacy", t0.Unix())},
 		{name: "." + user("legacy") + ".tmp", mtime: old},
 		// Not state.
 		{name: "README"},
 		{name: "user-notahash"},
-		{name: "user-notahash.3600.1"},
-		{name: user("zero") + ".0.483876"},
-		{name: user("zero") + ".3600.0483876"},
+		{name: "user-z.3600.1"},
+		{name: "user-a.0.483876"},
+		{name: "user-a.3600.0483876"},
 		{name: "day-2025"},
 		// Corrupt: stale ones go unread, live ones are reported and kept.
 		{name: bucket("user", "corrupt", w, t0), content: "junk"},
-		{name: limits.BucketFile(user("corrupt"), w, t0, 2), content: "junk"},
+		{name: limits.ShardFile(user("corrupt"), w, t0, 2), content: "junk"},
 	}
 	for _, p := range plant {
 		path := filepath.Join(dir, p.name)
@@ -74,7 +75,7 @@ func TestPrune(t *testing.T) {
 	if err == nil || err.Error() != wantErr {
 		t.Errorf("Prune error = %v, want %s", err, wantErr)
 	}
-	want := limits.Pruned{User: 2, Number: 1, Host: 1, Day: 1, Temp: 3, Legacy: 5}
+	want := limits.Pruned{User: 2, Number: 1, Host: 1, Day: 1, Temp: 3, Legacy: 6}
 	if got != want {
 		t.Errorf("Prune = %+v, want %+v", got, want)
 	}
@@ -83,7 +84,7 @@ func TestPrune(t *testing.T) {
 		if kind == limits.KeyHost {
 			base = limits.HostFile(key)
 		}
-		return limits.BucketFile(base, w, t0, n)
+		return limits.ShardFile(base, w, t0, n)
 	}
 	wantNames := []string{
 		".day-20250314.fedcba9876543210.tmp",
@@ -95,10 +96,10 @@ func TestPrune(t *testing.T) {
 		back("number", "491700000002", 1),
 		back("number", "491700000003", 0),
 		back("user", "corrupt", 0),
-		user("zero") + ".0.483876",
-		user("zero") + ".3600.0483876",
+		"user-a.0.483876",
+		"user-a.3600.0483876",
 		"user-notahash",
-		"user-notahash.3600.1",
+		"user-z.3600.1",
 		back("user", "recent", 1),
 		back("user", "today", 0),
 	}

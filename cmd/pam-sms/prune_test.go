@@ -16,11 +16,12 @@ import (
 	"github.com/pam-sms/pam_sms/numsource"
 )
 
-// keyFile and dayFile name state files as package limits does: the key's
-// file of the bucket of now, in windows of 15 minutes (writeConfig's).
+// keyFile and dayFile name state files as package limits does: the file of
+// the key's shard (the first hex digit of its hash) for the bucket of now, in
+// windows of 15 minutes (writeConfig's).
 func keyFile(kind, key string, now time.Time) string {
 	sum := sha256.Sum256([]byte(key))
-	return fmt.Sprintf("%s-%s.900.%d", kind, hex.EncodeToString(sum[:16]), now.Unix()/900)
+	return fmt.Sprintf("%s-%s.900.%d", kind, hex.EncodeToString(sum[:1])[:1], now.Unix()/900)
 }
 
 func dayFile(now time.Time) string { return "day-" + now.UTC().Format("20060102") }
@@ -64,7 +65,8 @@ func TestPrune(t *testing.T) {
 		}
 	}
 	oldTemp := filepath.Join(state, "."+dayFile(now)+".0123456789abcdef.tmp")
-	for _, name := range []string{".lock", "daily-20250101", filepath.Base(oldTemp), keyFile("user", "root", now)[:len("user-")+32] + ".lock"} {
+	rootHash := sha256.Sum256([]byte("root"))
+	for _, name := range []string{".lock", "daily-20250101", filepath.Base(oldTemp), "user-" + hex.EncodeToString(rootHash[:16]) + ".lock"} {
 		p := filepath.Join(state, name)
 		if err := os.WriteFile(p, nil, 0o660); err != nil {
 			t.Fatal(err)

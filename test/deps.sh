@@ -18,10 +18,14 @@ gosh="$here/../mk/go.sh"
 demo_pkgs="gcc libpam0g-dev"
 # Tests: openssh-server tmux pamtester util-linux sudo (e2e); lintian rpm rpm2cpio
 # cpio rpmlint python3-magic mmdebstrap (test/packaging); slapd ldap-utils
-# (test/internal/slapd runs private instances; see below for the system one).
+# (test/internal/slapd runs private instances; see below for the system one);
+# selinux-policy-dev checkpolicy semodule-utils (make package compiles the
+# rpm's SELinux module), policycoreutils setools selinux-utils
+# (test/packaging/selinux_test.go: semodule, sesearch, matchpathcon).
 test_pkgs="openssh-server tmux pamtester util-linux sudo fail2ban \
 	lintian rpm rpm2cpio cpio rpmlint python3-magic mmdebstrap \
-	slapd ldap-utils"
+	slapd ldap-utils \
+	selinux-policy-dev checkpolicy semodule-utils policycoreutils setools selinux-utils"
 
 set_name=test
 if [ "${1:-}" = --demo ]; then

@@ -14,7 +14,8 @@ import (
 
 // hostTools are the Debian packages the host needs for these tests (besides
 // make, gcc and go, which `make test` needs anyway).
-var hostTools = []string{"lintian", "rpm", "rpm2cpio", "cpio", "rpmlint", "python3-magic", "mmdebstrap", "util-linux"}
+var hostTools = []string{"lintian", "rpm", "rpm2cpio", "cpio", "rpmlint", "python3-magic", "mmdebstrap", "util-linux",
+	"selinux-policy-dev", "checkpolicy", "semodule-utils"} // the rpm's SELinux module (mk/selinux.mk)
 
 // pkgInfo is what `make package-info` prints: the version the build uses and
 // the file names it produces.
@@ -106,6 +107,7 @@ func TestPackages(t *testing.T) {
 	t.Run("deb-control", func(t *testing.T) { checkDebControl(t, deb) })
 	t.Run("rpm-contents", func(t *testing.T) { checkRPMContents(t, rpm) })
 	t.Run("rpm-metadata", func(t *testing.T) { checkRPMMetadata(t, rpm) })
+	t.Run("rpm-selinux", func(t *testing.T) { checkRPMSELinux(t, root, rpm) }) // selinux_test.go
 	t.Run("lintian", func(t *testing.T) { checkLintian(t, deb) })
 	t.Run("rpmlint", func(t *testing.T) { checkRPMLint(t, root, rpm) })
 	t.Run("reproducible", func(t *testing.T) {
@@ -293,6 +295,12 @@ var wantRPM = map[string]entry{
 	"/usr/share/man/man5/pam_sms.conf.5.gz":                      {regular, rootGrp, "d"},
 	"/usr/share/man/man8/pam-sms.8.gz":                           {regular, rootGrp, "d"},
 	"/usr/share/man/man8/pam_sms.8.gz":                           {regular, rootGrp, "d"},
+	"/usr/share/pam-sms":                                         {dir755, rootGrp, ""},
+	"/usr/share/pam-sms/selinux":                                 {dir755, rootGrp, ""},
+	"/usr/share/pam-sms/selinux/pam_sms.fc":                      {regular, rootGrp, ""},
+	"/usr/share/pam-sms/selinux/pam_sms.if":                      {regular, rootGrp, ""},
+	"/usr/share/pam-sms/selinux/pam_sms.te":                      {regular, rootGrp, ""},
+	"/usr/share/selinux/packages/pam_sms.pp":                     {regular, rootGrp, ""},
 	"/var/lib/pam-sms":                                           {state, smsGrp, ""},
 }
 

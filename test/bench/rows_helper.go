@@ -170,10 +170,10 @@ func numberBench(c *conf.Config, user string) func(*testing.B) {
 
 // limitsTake times limits.Store.Take in a fresh state directory beside the
 // bench's, with the burst's keys: a different user and number each time, one
-// client address. Each Take reads the current and previous bucket files of its
-// three keys, appends one record to each and one to the day file, and looks
-// at the neighbouring buckets again; it takes no lock, so Takes from one
-// client address do not queue for each other.
+// client address. Each Take reads the key files of its three keys' shards for
+// the current and previous bucket, appends one record to each and one to the
+// day file, and counts its keys' records up to its own; it takes no lock, so
+// Takes from one client address do not queue for each other.
 func (b *bench) limitsTake() error {
 	dir := filepath.Join(b.work, "take-state")
 	if err := os.Mkdir(dir, 0o700); err != nil {

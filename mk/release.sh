@@ -14,10 +14,11 @@
 # with the C toolchain, libpam0g-dev, make and pamtester, made with
 # mmdebstrap from this machine's own apt mirror and cached as a tarball in
 # $PAM_SMS_ROOT_CACHE (default /var/cache/pam-sms-test, shared with
-# test/packaging); the Go build cache is kept there too. Go is the host's
-# toolchain (the one mk/go.sh picks), bind-mounted read-only with the host's
-# module cache; cgo stays on (os/user resolves sssd users and groups through
-# NSS). GOTOOLCHAIN=local and GOPROXY=off: nothing is fetched in the root.
+# test/packaging). Go is the host's toolchain (the one mk/go.sh picks),
+# bind-mounted read-only with the host's module cache, and its build cache
+# read-write (concurrent go commands share it safely); cgo stays on (os/user
+# resolves sssd users and groups through NSS). GOTOOLCHAIN=local and
+# GOPROXY=off: nothing is fetched in the root.
 #
 # All mounts are made in a private mount namespace (unshare -m): they vanish
 # with the build on every exit path, even a kill, and the copy of the root is
@@ -116,7 +117,9 @@ goroot=$(cd "$top" && "$top/mk/go.sh" env GOROOT)
 modcache=$(cd "$top" && "$top/mk/go.sh" env GOMODCACHE)
 # Every module the binaries import, fetched on the host (the root has no network for Go).
 (cd "$top" && "$top/mk/go.sh" mod download)
-gocache=$cache/release-gocache
+# The host's build cache: the packages without cgo compile as in `make
+# build` and are reused; the cgo ones differ by compiler and flags.
+gocache=$(cd "$top" && "$top/mk/go.sh" env GOCACHE)
 mkdir -p "$gocache"
 
 dir=$(mktemp -d /var/tmp/pam-sms-release-XXXXXX)

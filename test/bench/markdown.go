@@ -479,7 +479,8 @@ const methodSection = "## Method and how to reproduce\n\n" +
 	"must be refused (PAM_AUTH_ERR, an error message, no prompt, no SMS). Each round (15 by default,\n" +
 	"`BENCH_ARGS=-burst-rounds=N`) runs one burst over HTTP, one over HTTPS, for comparison one over HTTP\n" +
 	"with every limit 0 (no counting), one over HTTP beside a frozen helper (5d), and one over HTTP with\n" +
-	"per_host 0 and the other limits at capacity (5e), in rotating order; p50 and p99 are per burst, and\n" +
+	"per_host 0 and the other limits at capacity (5e), in rotating order (5d, 5a, 5c, 5e, 5b: the bursts\n" +
+	"of each ratio below run next to each other); p50 and p99 are per burst, and\n" +
 	"the table gives their median, min and max. Rows 5x4 are the\n" +
 	"CPU time of all helpers of a burst divided by 200. All logins of a burst come from one client\n" +
 	"address (198.51.100.7), so they share its per_host key; 5e shows what that one shared key costs.\n\n" +

@@ -18,8 +18,10 @@ import (
 
 // A fresh Debian 12 machine as the top of the README describes it: a minimal
 // system plus the three packages the README has the reader install before
-// cloning (a minimal Debian has no make or git). No Go at all.
-var freshIncludes = []string{"git", "make", "ca-certificates"}
+// cloning (a minimal Debian has no make or git). No Go at all. systemd is
+// there as on any installed Debian 12 (not running: the tests that need its
+// tools, systemd-analyze and the like, only run them).
+var freshIncludes = []string{"git", "make", "ca-certificates", "systemd"}
 
 // freshSource is where the clone lands in the fresh root (root's home:
 // every directory above it root-owned, as the module wants for its helper).
@@ -32,23 +34,42 @@ const freshTimeout = 30 * time.Minute
 
 // Caches kept between runs under chrootCache (bind-mounted into the root):
 // the Go module cache (go.mod's modules and the toolchain the go command
-// fetches) and apt's downloaded .deb files. apt still resolves and installs
-// everything from the mirror's indices on every run. PAM_SMS_FRESH_NOCACHE=1
-// runs without them, as a machine that never ran this.
+// fetches), apt's downloaded .deb files, and chrootCache itself at its own
+// path, so that the nested make test's chroot tests take the Debian roots
+// the host built (and leave the ones they build for the next run). apt still
+// resolves and installs everything from the mirror's indices on every run,
+// and the Go build cache always starts empty. PAM_SMS_FRESH_NOCACHE=1 runs
+// without any of them, as a machine that never ran this.
 var freshCaches = []struct{ host, inRoot string }{
 	{"fresh-gomodcache", "/root/go/pkg/mod"},
 	{"fresh-apt-archives", "/var/cache/apt/archives"},
+	{".", chrootCache},
 }
 
-// TestFreshDebian runs `make demo`, `make build` and one test package from
-// the source tree in a clean Debian 12 root without Go, as root with no
-// terminal: make demo must bring Debian's golang from bookworm-backports
-// (Debian 12's own golang is 1.19), let it fetch go.mod's toolchain through
-// the Go module proxy, build, and log in with an SMS code. Then `make deps`
-// must install everything `make test` needs. The suite itself is not run
-// in the root (the host runs it; in the root it would take too long for CI).
+// freshNestedEnv is set for the make test run inside the fresh root: it
+// skips TestFreshDebian there (no root inside the root).
+const freshNestedEnv = "PAM_SMS_FRESH_NESTED"
+
+// TestFreshDebian runs the README's two commands in a clean Debian 12 root
+// without Go, as root with no terminal, from a clone of the committed tree.
+// make demo must bring Debian's golang from bookworm-backports (Debian 12's
+// own golang is 1.19), let it fetch go.mod's toolchain through the Go module
+// proxy, build, and log in with an SMS code, installing none of the
+// test-only packages. Then `make deps` must install everything the tests
+// need, and `make test` must pass in the root: every package's tests, with
+// each package having run some (fresh_maketest_test.go).
+//
+// The nested make test runs with PAM_SMS_FRESH_NESTED=1, which skips only
+// this test there: it would build the root inside itself again, and the
+// outer run proves it. The other chroot tests run nested as on any machine
+// (the host's /var/cache/pam-sms-test is bound into the root, so they take
+// the Debian roots the outer run built, and build the missing ones with
+// mmdebstrap; PAM_SMS_FRESH_NOCACHE=1 leaves it and the other caches out).
 func TestFreshDebian(t *testing.T) {
 	requireRoot(t)
+	if os.Getenv(freshNestedEnv) != "" {
+		t.Skipf("%s is set: this is the make test that TestFreshDebian runs inside its fresh root, which it proves by running", freshNestedEnv)
+	}
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		t.Skip("fresh machine test skipped: no mmdebstrap (make deps installs it)")
 	}
@@ -121,6 +142,12 @@ func TestFreshDebian(t *testing.T) {
 			t.Errorf("make deps did not install %s", p)
 		}
 	}
+	if t.Failed() {
+		return
+	}
+
+	// The whole `make test`, as the README has it run.
+	c.makeTest(t)
 }
 
 // testOnlyDebs are packages only the tests need: make deps installs them,
@@ -162,11 +189,20 @@ func newFreshChroot(t *testing.T) *freshChroot {
 	}
 	c := &freshChroot{chroot: &chroot{dir: dir}}
 	t.Cleanup(func() { c.remove(t) })
+	// The root is a mount point of its own, as / is on a machine: unshare
+	// --mount (the e2e tests' private namespaces) makes / private, which
+	// only a mount's root can be.
+	c.mount(t, dir, "--bind", dir)
 	run(t, "", "tar", "--numeric-owner", "-xpf", tarball, "-C", dir)
 	c.mount(t, c.path("/proc"), "-t", "proc", "proc")
-	// A private devpts instance: apt and dpkg open pseudo-terminals.
-	c.mount(t, c.path("/dev/pts"), "-t", "devpts", "-o", "newinstance,ptmxmode=0666", "devpts")
+	c.mount(t, c.path("/sys"), "-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs")
+	// A private devpts instance: apt and dpkg open pseudo-terminals, and the
+	// su, login and sudo tests run on one (/dev/ptmx opens this instance).
+	c.mount(t, c.path("/dev/pts"), "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=0620,gid=5", "devpts")
+	c.mount(t, c.path("/dev/shm"), "-t", "tmpfs", "-o", "nosuid,nodev,mode=1777", "shm")
 	c.makeDevices(t)
+	// No /dev/log, as on a machine without a syslog daemon: the tests that
+	// read the helper's syslog lines listen where log/syslog looks next.
 	if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		c.write(t, "/etc/resolv.conf", string(data))
 	}
@@ -241,12 +277,25 @@ func (c *freshChroot) makeDevices(t *testing.T) {
 	}
 }
 
-// remove unmounts everything in reverse order and deletes the root only when
+// remove ends every process left in the root, unmounts everything in
+// reverse order and then whatever else is mounted below the root (a nested
+// test's chroot), lazily as a last resort, and deletes the root only when
 // nothing is mounted below it any more (a bind-mounted cache would go too).
 func (c *freshChroot) remove(t *testing.T) {
+	if left := killInRoot(c.dir, 10*time.Second); len(left) > 0 {
+		t.Errorf("processes in the fresh root survived SIGKILL: %v", left)
+	}
 	for _, m := range slices.Backward(c.mounts) {
 		if out, err := output("", "umount", m); err != nil {
 			t.Errorf("umount %s: %v\n%s", m, err, out)
+		}
+	}
+	for _, m := range slices.Backward(c.mountsBelow()) {
+		t.Errorf("left mounted in the fresh root: %s", m)
+		if _, err := output("", "umount", m); err != nil {
+			if out, err := output("", "umount", "--lazy", m); err != nil {
+				t.Errorf("umount --lazy %s: %v\n%s", m, err, out)
+			}
 		}
 	}
 	if left := c.mountsBelow(); len(left) > 0 {
@@ -280,16 +329,39 @@ func (c *freshChroot) make(t *testing.T, target string) string {
 	return c.inSource(t, "make "+target)
 }
 
-// inSource runs a shell command in the source tree, in a login-like
-// environment (HOME=/root) and its own process group, killed as a whole on
-// timeout.
+// inSource runs a shell command in the source tree (shell) and fails the
+// test when it fails.
 func (c *freshChroot) inSource(t *testing.T, script string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), freshTimeout)
+	out, err := c.shell(stepTimeout(t, freshTimeout), nil, script)
+	if err != nil {
+		t.Fatalf("in the fresh root: %s: %v\n%s", script, err, out)
+	}
+	return out
+}
+
+// stepTimeout is d, or less so that a step ends (and the cleanup unmounts
+// and removes the root) before go test's -timeout panics, which skips every
+// cleanup.
+func stepTimeout(t *testing.T, d time.Duration) time.Duration {
+	if deadline, ok := t.Deadline(); ok {
+		if left := time.Until(deadline) - 2*time.Minute; left < d {
+			return max(left, time.Second)
+		}
+	}
+	return d
+}
+
+// shell runs a shell command in the source tree, in a login-like
+// environment (HOME=/root) plus env, in its own process group, killed as a
+// whole after timeout; it returns the combined output.
+func (c *freshChroot) shell(timeout time.Duration, env []string, script string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	env := []string{c.dir, "env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=/root", "LANG=C.UTF-8", "sh", "-c", "cd " + freshSource + " && " + script}
-	cmd := exec.CommandContext(ctx, "chroot", env...)
+	args := []string{c.dir, "env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/root", "LANG=C.UTF-8"}
+	args = append(append(args, env...), "sh", "-c", "cd "+freshSource+" && "+script)
+	cmd := exec.CommandContext(ctx, "chroot", args...)
 	cmd.Stdin = nil // /dev/null: the demo answers by itself
 	var buf strings.Builder
 	cmd.Stdout = &buf
@@ -301,21 +373,16 @@ func (c *freshChroot) inSource(t *testing.T, script string) string {
 	if ctx.Err() != nil {
 		err = errors.Join(err, ctx.Err())
 	}
-	if err != nil {
-		t.Fatalf("in the fresh root: %s: %v\n%s", script, err, buf.String())
-	}
-	return buf.String()
+	return buf.String(), err
 }
 
-// copySource unpacks the committed tree (git archive HEAD) into dst: what
-// the README's clone gives a new administrator. Uncommitted changes are not
-// part of it: commit them to test them here.
+// copySource clones the repository into dst, checking out HEAD: what the
+// README's clone gives a new administrator (make test's gofmt step lists the
+// files with git, and make package's version is git describe's).
+// Uncommitted changes are not part of it: commit them to test them here.
 func copySource(t *testing.T, root, dst string) {
 	t.Helper()
-	archive := filepath.Join(t.TempDir(), "source.tar")
-	run(t, root, "git", "archive", "--format=tar", "-o", archive, "HEAD")
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	run(t, "", "tar", "-xf", archive, "-C", dst)
+	head := strings.TrimSpace(run(t, root, "git", "rev-parse", "HEAD"))
+	run(t, "", "git", "clone", "--quiet", "--no-hardlinks", "--no-checkout", root, dst)
+	run(t, dst, "git", "checkout", "--quiet", "--detach", head)
 }

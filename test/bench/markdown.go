@@ -384,8 +384,15 @@ func (b *bench) findBurst() string {
 			"%.3f times p99 without limits (5e2, 5r3).", fmtMs(f["burst.http.nohost.p99"]), f["ratio.nohost"])
 	}
 	if f["ratio.limits"] > 1.05 {
-		s += fmt.Sprintf(" The limits' CPU is %.1f %% of a helper's (5a4 - 5c4 over 5c4); see 5r1's min and max "+
-			"for how far single rounds spread.", 100*extra/f["burst.http.nolimits.cpu"])
+		s += fmt.Sprintf(" 5a4 - 5c4 is %.1f %% of 5c4", 100*extra/f["burst.http.nolimits.cpu"])
+		if b.has("take") {
+			s += fmt.Sprintf(", against %s per Take (6p)", fmtMs(f["take"]))
+		}
+		if b.has("burst.http.frozen.cpu") {
+			s += fmt.Sprintf("; 5a and 5d, which count the same limits, differ by %s in helper CPU (5d4 - 5a4): "+
+				"medians of this machine carry noise of that order", fmtMs(f["burst.http.frozen.cpu"]-f["burst.http.cpu"]))
+		}
+		s += ". 5r1's min and max show how far single rounds spread."
 	}
 	if b.has("burst.http.frozen.p99", "ratio.frozen") {
 		s += fmt.Sprintf(" With another user's hand-run helper stopped (SIGSTOP) right after its records went "+

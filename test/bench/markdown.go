@@ -362,8 +362,8 @@ func (b *bench) findBurst() string {
 	s := fmt.Sprintf("Burst: p99 was %s over HTTP, %s over HTTPS, and %s over HTTP with every limit 0 (5a2, 5b2, "+
 		"5c2); per round, p99 with the limits at capacity is %.3f times p99 without (5r1; issue 9 allows 1.05). "+
 		"The CPU is the floor: each helper needs %s over HTTP and %s over HTTPS (5a4, 5b4), i.e. %s and %s for "+
-		"%d logins on %s cores, before the gateway and the clients get any; with limits a helper needs %s more "+
-		"than without (5a4 - 5c4), %s more for the burst. Each Take holds no lock: the keys of a kind share "+
+		"%d logins on %s cores, before the gateway and the clients get any; with limits a helper needs %s "+
+		"(5a4 - 5c4), %s for the burst. Each Take holds no lock: the keys of a kind share "+
 		"16 files per window bucket, and it reads those of its user, its number and its client address for "+
 		"the current bucket and the one before, appends one fixed-length record to each and one to the day "+
 		"file (one write each, O_APPEND), and counts its key's records up to its own; a file is created only "+
@@ -372,7 +372,7 @@ func (b *bench) findBurst() string {
 		fmtMs(f["burst.http.p99"]), fmtMs(f["burst.https.p99"]), fmtMs(f["burst.http.nolimits.p99"]), f["ratio.limits"],
 		fmtMs(f["burst.http.cpu"]), fmtMs(f["burst.https.cpu"]),
 		fmtMs(f["burst.http.cpu"]*burstSize/n), fmtMs(f["burst.https.cpu"]*burstSize/n), burstSize, b.machine.nproc,
-		fmtMs(extra), fmtMs(extra*burstSize/n))
+		moreLess(extra), moreLess(extra*burstSize/n))
 	if b.has("take") {
 		s += fmt.Sprintf(" (6p: %s per Take, one at a time)", fmtMs(f["take"]))
 	}
@@ -403,6 +403,15 @@ func (b *bench) findBurst() string {
 			"its SMS).", fmtMs(f["burst.http.frozen.p99"]), f["ratio.frozen"])
 	}
 	return s
+}
+
+// moreLess says a CPU difference as "1.2 ms more than without" or, when the
+// medians came out the other way round (noise), "0.1 ms less than without".
+func moreLess(ms float64) string {
+	if ms < 0 {
+		return fmtMs(-ms) + " less than without"
+	}
+	return fmtMs(ms) + " more than without"
 }
 
 func (b *bench) findMemory() string {

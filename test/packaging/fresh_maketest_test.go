@@ -1,9 +1,12 @@
 package packaging_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -289,4 +292,84 @@ func TestParseGoTestV(t *testing.T) {
 	if problems := checkGoTestV(all, m); len(problems) > 0 {
 		t.Errorf("a good run has problems: %q", problems)
 	}
+}
+
+// TestFreshRootCleanup checks the fresh root's cleanup on what a nested run
+// can leave: a process running in a chroot below the root (as a nested
+// install test's would be) is killed, a mount below the root that the root
+// did not make is reported and unmounted, and then the root is gone.
+func TestFreshRootCleanup(t *testing.T) {
+	requireRoot(t)
+	dir, err := os.MkdirTemp("/var/tmp", "pam-sms-fresh-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &freshChroot{chroot: &chroot{dir: dir}}
+	done := false
+	t.Cleanup(func() {
+		if !done {
+			c.remove()
+		}
+	})
+	c.mount(t, dir, "--bind", dir)
+	// A nested root with sleep and the libraries it loads.
+	nested := c.path("/var/tmp/pam-sms-chroot-x")
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	libs := regexp.MustCompile(`(?m)(/\S+) \(0x`).FindAllStringSubmatch(run(t, "", "ldd", sleep), -1)
+	for _, f := range append([]string{sleep}, column(libs, 1)...) {
+		dst := filepath.Join(nested, f)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, mustRead(t, f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A nested test's mount that nobody unmounted.
+	if err := os.MkdirAll(filepath.Join(nested, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "", "mount", "-t", "tmpfs", "leftover", filepath.Join(nested, "proc"))
+	cmd := exec.Command("chroot", nested, sleep, "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(procsInRoot(dir), cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the chrooted sleep (pid %d) is not found in the root", cmd.Process.Pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	problems := c.remove()
+	done = true
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Error("remove left the chrooted sleep running")
+	}
+	want := "left mounted in the fresh root: " + filepath.Join(nested, "proc")
+	if len(problems) != 1 || problems[0] != want {
+		t.Errorf("remove reported %q, want only %q", problems, want)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the root is still there: %v", err)
+	}
+}
+
+// column is the i-th submatch of every match.
+func column(matches [][]string, i int) []string {
+	var out []string
+	for _, m := range matches {
+		out = append(out, m[i])
+	}
+	return out
 }

@@ -188,7 +188,11 @@ func newFreshChroot(t *testing.T) *freshChroot {
 		t.Fatal(err)
 	}
 	c := &freshChroot{chroot: &chroot{dir: dir}}
-	t.Cleanup(func() { c.remove(t) })
+	t.Cleanup(func() {
+		for _, p := range c.remove() {
+			t.Error(p)
+		}
+	})
 	// The root is a mount point of its own, as / is on a machine: unshare
 	// --mount (the e2e tests' private namespaces) makes / private, which
 	// only a mount's root can be.
@@ -277,37 +281,40 @@ func (c *freshChroot) makeDevices(t *testing.T) {
 	}
 }
 
-// remove ends every process left in the root, unmounts everything in
-// reverse order and then whatever else is mounted below the root (a nested
-// test's chroot), lazily as a last resort, and deletes the root only when
-// nothing is mounted below it any more (a bind-mounted cache would go too).
-func (c *freshChroot) remove(t *testing.T) {
+// remove ends every process left in the root, unmounts everything mounted
+// at or below it (its own mounts, and any a nested test left, which is a
+// problem), lazily as a last resort, and deletes the root only when nothing
+// is mounted below it any more (a bind-mounted cache would go too). It
+// returns the problems it met.
+func (c *freshChroot) remove() []string {
+	var problems []string
 	if left := killInRoot(c.dir, 10*time.Second); len(left) > 0 {
-		t.Errorf("processes in the fresh root survived SIGKILL: %v", left)
+		problems = append(problems, fmt.Sprintf("processes in the fresh root survived SIGKILL: %v", left))
 	}
-	for _, m := range slices.Backward(c.mounts) {
-		if out, err := output("", "umount", m); err != nil {
-			t.Errorf("umount %s: %v\n%s", m, err, out)
-		}
-	}
+	// The last mounted first, so that a nested test's mounts go before the
+	// root's own that they sit on.
 	for _, m := range slices.Backward(c.mountsBelow()) {
-		t.Errorf("left mounted in the fresh root: %s", m)
-		if _, err := output("", "umount", m); err != nil {
+		if !slices.Contains(c.mounts, m) {
+			problems = append(problems, "left mounted in the fresh root: "+m)
+		}
+		if out, err := output("", "umount", m); err != nil {
+			problems = append(problems, fmt.Sprintf("umount %s: %v\n%s", m, err, out))
 			if out, err := output("", "umount", "--lazy", m); err != nil {
-				t.Errorf("umount --lazy %s: %v\n%s", m, err, out)
+				problems = append(problems, fmt.Sprintf("umount --lazy %s: %v\n%s", m, err, out))
 			}
 		}
 	}
 	if left := c.mountsBelow(); len(left) > 0 {
-		t.Errorf("still mounted: %v; %s left in place", left, c.dir)
-		return
+		return append(problems, fmt.Sprintf("still mounted: %v; %s left in place", left, c.dir))
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
-		t.Errorf("remove fresh root: %v", err)
+		problems = append(problems, fmt.Sprintf("remove fresh root: %v", err))
 	}
+	return problems
 }
 
-// mountsBelow lists the mount points below the root, from /proc/self/mounts.
+// mountsBelow lists the mount points at and below the root in mount order,
+// from /proc/self/mounts.
 func (c *freshChroot) mountsBelow() []string {
 	data, err := os.ReadFile("/proc/self/mounts")
 	if err != nil {

@@ -373,3 +373,24 @@ func column(matches [][]string, i int) []string {
 	}
 	return out
 }
+
+// TestFreshCacheLock checks that a second fresh root goes without the caches
+// while a first one has them, and gets them once the first is removed.
+func TestFreshCacheLock(t *testing.T) {
+	requireRoot(t)
+	first := &freshChroot{chroot: &chroot{}}
+	if !first.lockCaches(t) {
+		t.Skip("a fresh-machine run holds the caches now")
+	}
+	second := &freshChroot{chroot: &chroot{}}
+	if second.lockCaches(t) {
+		second.lock.Close()
+		t.Error("a second root got the caches while the first had them")
+	}
+	first.lock.Close()
+	third := &freshChroot{chroot: &chroot{}}
+	if !third.lockCaches(t) {
+		t.Fatal("the caches stayed locked after the first root let them go")
+	}
+	third.lock.Close()
+}

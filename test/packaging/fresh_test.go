@@ -176,6 +176,7 @@ func freshTarball(t *testing.T) string {
 type freshChroot struct {
 	*chroot
 	mounts []string // host paths, in mount order
+	lock   *os.File // freshCacheLock while this root uses the caches
 }
 
 func newFreshChroot(t *testing.T) *freshChroot {
@@ -216,7 +217,7 @@ func newFreshChroot(t *testing.T) *freshChroot {
 	if err := os.WriteFile(c.path("/usr/sbin/policy-rc.d"), []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if os.Getenv("PAM_SMS_FRESH_NOCACHE") == "" {
+	if os.Getenv("PAM_SMS_FRESH_NOCACHE") == "" && c.lockCaches(t) {
 		for _, m := range freshCaches {
 			host := filepath.Join(chrootCache, m.host)
 			if err := os.MkdirAll(host, 0o755); err != nil {
@@ -233,6 +234,30 @@ func newFreshChroot(t *testing.T) *freshChroot {
 		}
 	}
 	return c
+}
+
+// freshCacheLock is flocked by the run whose root has the caches: two roots
+// sharing apt's archives would trip over its lock there.
+var freshCacheLock = filepath.Join(chrootCache, "fresh.lock")
+
+// lockCaches takes freshCacheLock without waiting; when another run holds
+// it, this one goes without the caches (as PAM_SMS_FRESH_NOCACHE=1).
+func (c *freshChroot) lockCaches(t *testing.T) bool {
+	t.Helper()
+	if err := os.MkdirAll(chrootCache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(freshCacheLock, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		t.Logf("another fresh-machine run holds %s (%v): this one runs without the caches", freshCacheLock, err)
+		return false
+	}
+	c.lock = f
+	return true
 }
 
 // mount runs mount(8) with args and the target last, and remembers the target.
@@ -309,6 +334,9 @@ func (c *freshChroot) remove() []string {
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		problems = append(problems, fmt.Sprintf("remove fresh root: %v", err))
+	}
+	if c.lock != nil {
+		c.lock.Close() // the caches are free once nothing runs in the root
 	}
 	return problems
 }

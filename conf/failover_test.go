@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -67,15 +66,7 @@ func TestParseFailoverErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("", []byte(tt.in))
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("Parse error %v, want *Error", err)
-			}
-			var got []string
-			for _, p := range ce.Problems {
-				got = append(got, p.String())
-			}
+			got, _ := parseProblems(t, tt.in)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}

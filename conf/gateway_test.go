@@ -67,15 +67,7 @@ func TestParseReachErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("", []byte(tt.in))
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("Parse error %v, want *Error", err)
-			}
-			var got []string
-			for _, p := range ce.Problems {
-				got = append(got, p.String())
-			}
+			got, err := parseProblems(t, tt.in)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
@@ -84,6 +76,22 @@ func TestParseReachErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseProblems parses in, which must fail with an *Error, and returns
+// its problems as strings (and the error, to look for secrets in it).
+func parseProblems(t *testing.T, in string) ([]string, error) {
+	t.Helper()
+	_, err := Parse("", []byte(in))
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("Parse error %v, want *Error", err)
+	}
+	var got []string
+	for _, p := range ce.Problems {
+		got = append(got, p.String())
+	}
+	return got, err
 }
 
 func TestParseReachValid(t *testing.T) {

@@ -33,13 +33,21 @@ func startPane(t *testing.T, suStack, loginStack string, argv ...string) *pane {
 			t.Fatal(err)
 		}
 	}
-	p := &pane{sock: filepath.Join(dir, "tmux.sock")}
-	const script = `set -e
-mount --bind "$1/su" /etc/pam.d/su
+	return runPane(t, dir, `mount --bind "$1/su" /etc/pam.d/su
 mount --bind "$1/login" /etc/pam.d/login
-sock=$2
+`, "", argv...)
+}
+
+// runPane starts a tmux server in a private mount namespace, after the shell
+// lines of setup ($1 is dir) have run there, with argv on its terminal. The
+// shell around argv runs inner first (e.g. a trap), then argv, then prints
+// "EXIT-STATUS=n" and sleeps, so that the screen stays readable.
+func runPane(t *testing.T, dir, setup, inner string, argv ...string) *pane {
+	t.Helper()
+	p := &pane{sock: filepath.Join(dir, "tmux.sock")}
+	script := "set -e\n" + setup + `sock=$2
 shift 2
-exec tmux -S "$sock" new-session -d -x 150 -y 50 -s t sh -c '"$@"; echo EXIT-STATUS=$?; exec sleep 600' sh "$@"`
+exec tmux -S "$sock" new-session -d -x 150 -y 50 -s t sh -c '` + inner + `"$@"; echo EXIT-STATUS=$?; exec sleep 600' sh "$@"`
 	cmd := exec.Command("unshare", append([]string{"-m", "sh", "-c", script, "sh", dir, p.sock}, argv...)...)
 	cmd.Env = append(os.Environ(), "TERM=xterm")
 	if out, err := cmd.CombinedOutput(); err != nil {

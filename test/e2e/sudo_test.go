@@ -40,24 +40,14 @@ func startSudoPane(t *testing.T, stack, sudoers string, argv ...string) (*pane, 
 		t.Fatalf("visudo rejects the test drop-in: %v\n%s\n%s", err, out, sudoers)
 	}
 	sink := listenSyslog(t, filepath.Join(dir, "syslog.sock"))
-	p := &pane{sock: filepath.Join(dir, "tmux.sock")}
-	const script = `set -e
-mount --bind "$1/sudo" /etc/pam.d/sudo
+	p := runPane(t, dir, `mount --bind "$1/sudo" /etc/pam.d/sudo
 mount --bind "$1/sudoers.d" /etc/sudoers.d
 mount -t tmpfs -o mode=0755 pamsms-e2e-run /run
 : > /run/log
 mount --bind "$1/syslog.sock" /run/log
 if [ -S /dev/log ]; then mount --bind "$1/syslog.sock" /dev/log; fi
-sock=$2
-shift 2
-exec tmux -S "$sock" new-session -d -x 150 -y 50 -s t sh -c 'trap : INT; "$@"; echo EXIT-STATUS=$?; exec sleep 600' sh "$@"`
-	cmd := exec.Command("unshare", append([]string{"-m", "sh", "-c", script, "sh", dir, p.sock}, argv...)...)
-	cmd.Env = append(os.Environ(), "TERM=xterm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("start tmux in a private mount namespace: %v\n%s", err, out)
-	}
+`, "trap : INT; ", argv...)
 	t.Cleanup(func() {
-		_ = exec.Command("tmux", "-S", p.sock, "kill-server").Run()
 		if t.Failed() {
 			t.Logf("syslog:\n%s", strings.Join(sink.lines(), "\n"))
 		}

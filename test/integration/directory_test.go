@@ -174,13 +174,7 @@ timeout = "4s"
 			res := pamrun.Run(t, pamrun.Tx{ConfDir: tt.dir, Service: testenv.ServiceName, User: tt.user,
 				Rhost: tt.rhost, Answer: tt.answers.answerer(gw)})
 			checkResult(t, res, tt.want)
-			msgs := gw.Messages()[before:]
-			switch {
-			case tt.wantTo == "" && len(msgs) != 0:
-				t.Errorf("%d SMS sent, want none", len(msgs))
-			case tt.wantTo != "" && (len(msgs) != 1 || msgs[0].To != tt.wantTo):
-				t.Errorf("SMS = %+v, want one to %s", msgs, tt.wantTo)
-			}
+			checkSentTo(t, gw.Messages()[before:], tt.wantTo)
 			if tt.searches >= 0 {
 				if got := len(s.Searches()) - searchesBefore; got != tt.searches {
 					t.Errorf("slapd received %d searches, want %d", got, tt.searches)

@@ -100,13 +100,7 @@ func TestNumbersFiles(t *testing.T) {
 			res := pamrun.Run(t, pamrun.Tx{ConfDir: tt.dir, Service: testenv.ServiceName, User: tt.user,
 				Rhost: tt.rhost, Answer: tt.answers.answerer(gw)})
 			checkResult(t, res, tt.want)
-			msgs := gw.Messages()[before:]
-			switch {
-			case tt.wantTo == "" && len(msgs) != 0:
-				t.Errorf("%d SMS sent, want none", len(msgs))
-			case tt.wantTo != "" && (len(msgs) != 1 || msgs[0].To != tt.wantTo):
-				t.Errorf("SMS = %+v, want one to %s", msgs, tt.wantTo)
-			}
+			checkSentTo(t, gw.Messages()[before:], tt.wantTo)
 			lines := sink.matching(t, "rhost="+tt.rhost, 1)
 			all := strings.Join(lines, "\n")
 			for _, w := range tt.wantLog {

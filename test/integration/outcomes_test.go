@@ -243,6 +243,18 @@ func checkResult(t *testing.T, res pamrun.Result, want error) {
 	}
 }
 
+// checkSentTo asserts the SMS a login sent: none when to is "", else
+// exactly one, to that wire number.
+func checkSentTo(t *testing.T, msgs []fakegw.Message, to string) {
+	t.Helper()
+	switch {
+	case to == "" && len(msgs) != 0:
+		t.Errorf("%d SMS sent, want none", len(msgs))
+	case to != "" && (len(msgs) != 1 || msgs[0].To != to):
+		t.Errorf("SMS = %+v, want one to %s", msgs, to)
+	}
+}
+
 // checkMessage asserts what the gateway got: the contract's fields, the
 // number in the configured format, a code of the configured length.
 func checkMessage(t *testing.T, m fakegw.Message) {

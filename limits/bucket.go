@@ -188,12 +188,12 @@ func (s *Store) load(t *tally, flags int) error {
 	if err := s.countNext(t); err != nil {
 		return err
 	}
-	fd, err := s.openRegular(t.name, flags)
+	fd, size, err := s.openRegular(t.name, flags)
 	if err != nil || fd < 0 {
 		return err
 	}
 	t.fd = fd
-	data, err := s.readFD(fd, t.name, 0)
+	data, err := s.readFD(fd, t.name, 0, size)
 	if err != nil {
 		return err
 	}
@@ -217,12 +217,12 @@ func (s *Store) countNext(t *tally) (err error) {
 // countFile counts the records of h in the key file name (see count) and
 // returns its size, or -1 if it is missing.
 func (s *Store) countFile(name, h string, lo, hi, after int64) (int, int64, error) {
-	fd, err := s.openRegular(name, unix.O_RDONLY)
+	fd, size, err := s.openRegular(name, unix.O_RDONLY)
 	if err != nil || fd < 0 {
 		return 0, -1, err
 	}
 	defer unix.Close(fd)
-	data, err := s.readFD(fd, name, 0)
+	data, err := s.readFD(fd, name, 0, size)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -372,16 +372,12 @@ func (s *Store) badRecord(name string, i int, r []byte) error {
 // openDay opens the day file sl with flags, if it exists, and returns its
 // records.
 func (s *Store) openDay(sl *slot, flags int) (int, error) {
-	fd, err := s.openRegular(sl.name, flags)
+	fd, size, err := s.openRegular(sl.name, flags)
 	if err != nil || fd < 0 {
 		return 0, err
 	}
 	sl.fd = fd
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, fmt.Errorf("limits: stat %s: %w", s.path(sl.name), err)
-	}
-	return dayRecords(st.Size), nil
+	return dayRecords(size), nil
 }
 
 // haveProcFD says whether an O_TMPFILE can be linked by its /proc/self/fd
@@ -451,7 +447,7 @@ func (s *Store) add(sl *slot, rec []byte) (int64, error) {
 			return 0, fmt.Errorf("limits: create %s: %w", s.path(sl.name), err)
 		}
 		// Another Take created it meanwhile: append to theirs.
-		fd, err := s.openRegular(sl.name, sl.flags)
+		fd, _, err := s.openRegular(sl.name, sl.flags)
 		if err != nil {
 			return 0, err
 		}

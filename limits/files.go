@@ -16,30 +16,30 @@ type notRegularError struct{ msg string }
 func (e *notRegularError) Error() string { return e.msg }
 
 // openRegular opens an existing regular file under the directory without
-// following symbolic links and without blocking on a FIFO. A missing file gives
-// (-1, nil).
-func (s *Store) openRegular(name string, flags int) (int, error) {
+// following symbolic links and without blocking on a FIFO, and returns its size
+// from the fstat that checked it. A missing file gives (-1, 0, nil).
+func (s *Store) openRegular(name string, flags int) (int, int64, error) {
 	fd, err := openat(s.dirfd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return -1, nil
+		return -1, 0, nil
 	case errors.Is(err, unix.ELOOP):
-		return -1, &notRegularError{fmt.Sprintf("limits: %s is a symbolic link; refusing to follow it", s.path(name))}
+		return -1, 0, &notRegularError{fmt.Sprintf("limits: %s is a symbolic link; refusing to follow it", s.path(name))}
 	case errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENXIO): // a directory or a FIFO, opened for writing
-		return -1, &notRegularError{fmt.Sprintf("limits: %s is not a regular file", s.path(name))}
+		return -1, 0, &notRegularError{fmt.Sprintf("limits: %s is not a regular file", s.path(name))}
 	case err != nil:
-		return -1, fmt.Errorf("limits: open %s: %w", s.path(name), err)
+		return -1, 0, fmt.Errorf("limits: open %s: %w", s.path(name), err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("limits: stat %s: %w", s.path(name), err)
+		return -1, 0, fmt.Errorf("limits: stat %s: %w", s.path(name), err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return -1, &notRegularError{fmt.Sprintf("limits: %s is not a regular file", s.path(name))}
+		return -1, 0, &notRegularError{fmt.Sprintf("limits: %s is not a regular file", s.path(name))}
 	}
-	return fd, nil
+	return fd, st.Size, nil
 }
 
 // create makes the new file name mode 0660 and returns it open for reading and writing;
@@ -64,9 +64,11 @@ func (s *Store) create(name, shown string) (int, error) {
 const maxReadSize = 1 << 20
 
 // readFD reads the key file name from fd, from offset off to its end,
-// refusing an oversized one.
-func (s *Store) readFD(fd int, name string, off int64) ([]byte, error) {
-	buf := make([]byte, 0, 1024)
+// refusing an oversized one. size is its size when opened: the buffer holds
+// that much and a little, so that a file that did not grow reads in two
+// preads.
+func (s *Store) readFD(fd int, name string, off, size int64) ([]byte, error) {
+	buf := make([]byte, 0, min(max(size-off, 0)+keyRecordLen, maxReadSize+1))
 	for {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, len(buf))

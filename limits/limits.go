@@ -389,7 +389,7 @@ func (s *Store) Reset(k Keys) error {
 // bury appends a tombstone of h to the key file name, or removes name if it
 // is not a regular file.
 func (s *Store) bury(name, h string) error {
-	fd, err := s.openRegular(name, unix.O_WRONLY|unix.O_APPEND)
+	fd, _, err := s.openRegular(name, unix.O_WRONLY|unix.O_APPEND)
 	var nr *notRegularError
 	switch {
 	case errors.As(err, &nr):

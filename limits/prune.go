@@ -80,10 +80,10 @@ func (s *Store) pruneBucket(name string, now time.Time, p *Pruned, errs *[]error
 		return
 	}
 	if now.Unix()/ws < b+2 {
-		fd, err := s.openRegular(name, unix.O_RDONLY)
+		fd, size, err := s.openRegular(name, unix.O_RDONLY)
 		if err == nil && fd >= 0 {
 			var data []byte
-			if data, err = s.readFD(fd, name, 0); err == nil {
+			if data, err = s.readFD(fd, name, 0, size); err == nil {
 				err = s.check(data, name, b*ws, (b+1)*ws)
 			}
 			unix.Close(fd)

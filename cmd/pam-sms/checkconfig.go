@@ -226,23 +226,8 @@ func (c *checker) stateDir() {
 			"cannot count their sends and are denied (%s)", dir, st.Gid, c.host.Group, fix)
 	}
 	if fi.Mode().Perm() != 0o770 || fi.Mode()&fs.ModeSetgid == 0 {
-		c.add(sevWarning, key, "%s has mode %04o, not 2770 (%s)", dir, octalMode(fi.Mode()), fix)
+		c.add(sevWarning, key, "%s has mode %s, not 2770 (%s)", dir, modeString(fi.Mode()), fix)
 	}
-}
-
-// octalMode is the mode as chmod takes it, setgid included.
-func octalMode(m fs.FileMode) uint32 {
-	n := uint32(m.Perm())
-	if m&fs.ModeSetgid != 0 {
-		n |= 0o2000
-	}
-	if m&fs.ModeSetuid != 0 {
-		n |= 0o4000
-	}
-	if m&fs.ModeSticky != 0 {
-		n |= 0o1000
-	}
-	return n
 }
 
 // groups checks that the groups of policy.<name> exist. One missing group

@@ -273,7 +273,6 @@ func (d *doctor) stateDir(dir string) item {
 		return item{Status: statusFail, Check: check, Message: "not a directory: every SMS login is denied", Fix: fmt.Sprintf("mv %s %s.old && %s", dir, dir, fix)}
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	mode := fi.Mode().Perm() | fi.Mode()&fs.ModeSetgid
 	var f findings
 	if st.Uid != 0 {
 		f.Fail(fmt.Sprintf("owned by uid %d, not root", st.Uid), fix)
@@ -285,7 +284,7 @@ func (d *doctor) stateDir(dir string) item {
 		f.Warn(fmt.Sprintf("group is gid %d, not %s: non-root callers (screen lockers) cannot count their sends and are denied", st.Gid, d.host.Group), fix)
 	}
 	if fi.Mode().Perm() != 0o770 || fi.Mode()&fs.ModeSetgid == 0 {
-		f.Warn(fmt.Sprintf("mode is %s, not 2770", modeString(mode)), fix)
+		f.Warn(fmt.Sprintf("mode is %s, not 2770", modeString(fi.Mode())), fix)
 	}
 	return f.Item(check, "owner root, group "+d.host.Group+", mode 2770")
 }
@@ -297,6 +296,9 @@ func modeString(m fs.FileMode) string {
 	}
 	if m&fs.ModeSetuid != 0 {
 		n |= 0o4000
+	}
+	if m&fs.ModeSticky != 0 {
+		n |= 0o1000
 	}
 	return fmt.Sprintf("%04o", n)
 }

@@ -358,6 +358,9 @@ func writeStack(path string, old, data []byte, backup bool) error {
 	return writeAtomic(target, data, fi.Mode(), st)
 }
 
+// writeAtomic replaces path with data through a temporary file in its
+// directory renamed over it, so that a reader never sees half a file; owner
+// nil keeps ours.
 func writeAtomic(path string, data []byte, mode fs.FileMode, owner *syscall.Stat_t) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".pam-sms-*")
@@ -374,8 +377,10 @@ func writeAtomic(path string, data []byte, mode fs.FileMode, owner *syscall.Stat
 		return err
 	}
 	// chown first: it clears the setuid and setgid bits.
-	if err = f.Chown(int(owner.Uid), int(owner.Gid)); err != nil {
-		return err
+	if owner != nil {
+		if err = f.Chown(int(owner.Uid), int(owner.Gid)); err != nil {
+			return err
+		}
 	}
 	if err = f.Chmod(mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
 		return err

@@ -1,12 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -234,7 +233,17 @@ func runStats(_ context.Context, env *cliEnv, c *command, args []string) error {
 	rep.Corrupt, rep.Dropped = sum.Corrupt, sum.Dropped
 	switch {
 	case *prom && len(pos) == 1 && pos[0] != "-":
-		return writeFileAtomic(pos[0], func(w io.Writer) error { return writePrometheus(w, t, rep) })
+		// Through a temporary file renamed over FILE, so that a scrape
+		// never sees half a file; node_exporter reads *.prom only, not
+		// the temporary name.
+		var buf bytes.Buffer
+		if err := writePrometheus(&buf, t, rep); err != nil {
+			return failf(exitProblem, "%v", err)
+		}
+		if err := writeAtomic(pos[0], buf.Bytes(), 0o644, nil); err != nil {
+			return failf(exitProblem, "write %s: %v", pos[0], err)
+		}
+		return nil
 	case *prom:
 		return writePrometheus(env.Stdout, t, rep)
 	case *asJSON:
@@ -384,36 +393,4 @@ func writePrometheus(w io.Writer, t *tally, rep statsReport) error {
 // label quotes a label value of the text exposition format.
 func label(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
-}
-
-// writeFileAtomic writes path through a temporary file in its directory
-// (a name node_exporter does not read: it takes *.prom only), mode 0644,
-// renamed over path, so that a scrape never sees half a file.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
-	if err != nil {
-		return failf(exitProblem, "%v", err)
-	}
-	defer os.Remove(f.Name())
-	err = write(f)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return failf(exitProblem, "write %s: %v", path, err)
-	}
-	return nil
 }

@@ -200,6 +200,7 @@ func (s *session) challenge(cfg *conf.Config, number smsclient.Number, msgs mess
 		s.tell(msgs.Internal)
 		return pamSystemErr
 	}
+	defer store.Close()
 	resends := cfg.Code.Resends
 	for {
 		code, sentAt, rc := s.sendCode(cfg, chain, store, number, msgs)

@@ -302,9 +302,3 @@ func (c *Client) secrets() []string {
 	}
 	return s
 }
-
-// GatewayName is the gateway's host for log lines: the URL's host name, no
-// credentials, path or query.
-func (c *Client) GatewayName() string {
-	return c.endpoint.Hostname()
-}

@@ -780,17 +780,10 @@ func fixHelperPath(path, where string) string {
 // the directories made root's, or the helper installed where the package
 // puts it.
 func fixHelperDirs(path, where, group string) string {
-	var bad []string
-	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
-		if st, err := statT(dir); err == nil && (st.Uid != 0 || st.Mode&0o022 != 0) {
-			bad = append(bad, dir)
+	if path == defaultHelper {
+		if bad := strings.Join(execpath.Refused(filepath.Dir(path)), " "); bad != "" {
+			return fmt.Sprintf("chown root:root %s; chmod go-w %s", bad, bad)
 		}
-		if dir == "/" || dir == "." {
-			break
-		}
-	}
-	if path == defaultHelper && len(bad) > 0 {
-		return fmt.Sprintf("chown root:root %s; chmod go-w %s", strings.Join(bad, " "), strings.Join(bad, " "))
 	}
 	fix := fmt.Sprintf("install -D -o root -g %s -m 2755 %s %s", group, path, defaultHelper)
 	if file, _ := whereFile(where); file != "" {

@@ -32,6 +32,27 @@ func CheckDir(dir string) error {
 	return walk(dir, false)
 }
 
+// Refused returns, top down, each of dir and the directories above it that
+// pam_sms.so would refuse on its own account (CheckDir stops at the first):
+// the ones a fix has to change. dir must be clean and absolute.
+func Refused(dir string) []string {
+	var bad []string
+	cur := "/"
+	if checkComponent(cur, false) != nil {
+		bad = append(bad, cur)
+	}
+	if dir == "/" {
+		return bad
+	}
+	for _, p := range strings.Split(dir[1:], "/") {
+		cur = filepath.Join(cur, p)
+		if checkComponent(cur, false) != nil {
+			bad = append(bad, cur)
+		}
+	}
+	return bad
+}
+
 func walk(path string, file bool) error {
 	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
 		return fmt.Errorf("%s: not a clean absolute path", path)

@@ -3,6 +3,7 @@ package execpath
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,38 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the paths must be root-owned")
+	}
+	base, err := os.MkdirTemp("/run", "execpath-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	must(t, os.Chmod(base, 0o755))
+	// base (good) / user (uid 65534) / ok (good) / groupw (0775)
+	user := filepath.Join(base, "user")
+	ok := filepath.Join(user, "ok")
+	groupW := filepath.Join(ok, "groupw")
+	must(t, os.MkdirAll(groupW, 0o755))
+	must(t, os.Chown(user, 65534, 0))
+	must(t, os.Chmod(groupW, 0o775))
+
+	for _, tt := range []struct {
+		dir  string
+		want []string
+	}{
+		{"/", nil},
+		{base, nil},
+		{ok, []string{user}},
+		{groupW, []string{user, groupW}},
+	} {
+		if got := Refused(tt.dir); !slices.Equal(got, tt.want) {
+			t.Errorf("Refused(%s) = %q, want %q", tt.dir, got, tt.want)
+		}
 	}
 }

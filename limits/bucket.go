@@ -289,48 +289,56 @@ func (s *Store) size(name string) (int64, error) {
 // whose second is after after (Unix ns). reset says whether data holds a
 // tombstone of h. Records of other keys are checked for their shape only.
 func (s *Store) count(data []byte, name string, off int64, h string, lo, hi, after int64) (n int, reset bool, err error) {
-	first := int(off / keyRecordLen) // records before data, for error messages
-	if len(data)%keyRecordLen != 0 {
-		i := len(data) / keyRecordLen
-		return 0, false, s.badRecord(name, first+i, data[i*keyRecordLen:])
-	}
-	for i := 0; i < len(data); i += keyRecordLen {
-		r := data[i : i+keyRecordLen]
-		if r[hashLen] != ' ' || r[keyRecordLen-1] != '\n' {
-			return 0, false, s.badRecord(name, first+i/keyRecordLen, r)
-		}
+	err = s.records(data, name, off, func(i int, r []byte) error {
 		if string(r[:hashLen]) != h {
-			continue
+			return nil
 		}
 		if !padded(r) {
-			return 0, false, s.badRecord(name, first+i/keyRecordLen, r)
+			return s.badRecord(name, i, r)
 		}
-		sec, err := s.recordTime(name, first+i/keyRecordLen, r, lo, hi)
-		if err != nil {
-			return 0, false, err
-		}
+		sec, err := s.recordTime(name, i, r, lo, hi)
 		switch {
+		case err != nil:
+			return err
 		case sec == 0:
 			n, reset = 0, true
 		case sec*int64(time.Second) > after:
 			n++
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
 	}
 	return n, reset, nil
 }
 
 // check checks every record of the key file name whose records lie in [lo, hi).
 func (s *Store) check(data []byte, name string, lo, hi int64) error {
+	return s.records(data, name, 0, func(i int, r []byte) error {
+		if !padded(r) || strings.Trim(string(r[:hashLen]), "0123456789abcdef") != "" {
+			return s.badRecord(name, i, r)
+		}
+		_, err := s.recordTime(name, i, r, lo, hi)
+		return err
+	})
+}
+
+// records checks that data, a part of the key file name from offset off, is
+// whole records, each with its space and newline in place, and calls f on
+// each with its index in the file (0-based), stopping at f's first error.
+func (s *Store) records(data []byte, name string, off int64, f func(i int, r []byte) error) error {
+	first := int(off / keyRecordLen) // records before data, for error messages
 	if len(data)%keyRecordLen != 0 {
 		i := len(data) / keyRecordLen
-		return s.badRecord(name, i, data[i*keyRecordLen:])
+		return s.badRecord(name, first+i, data[i*keyRecordLen:])
 	}
 	for i := 0; i < len(data); i += keyRecordLen {
 		r := data[i : i+keyRecordLen]
-		if r[hashLen] != ' ' || r[keyRecordLen-1] != '\n' || !padded(r) || strings.Trim(string(r[:hashLen]), "0123456789abcdef") != "" {
-			return s.badRecord(name, i/keyRecordLen, r)
+		if r[hashLen] != ' ' || r[keyRecordLen-1] != '\n' {
+			return s.badRecord(name, first+i/keyRecordLen, r)
 		}
-		if _, err := s.recordTime(name, i/keyRecordLen, r, lo, hi); err != nil {
+		if err := f(first+i/keyRecordLen, r); err != nil {
 			return err
 		}
 	}

@@ -42,3 +42,11 @@ func kindHash(base string) (string, string) {
 // files open; "prepared": new files written, unnamed; "appended": records
 // appended, the day not yet).
 func SetPause(f func(stage string)) { testPause = f }
+
+// WithoutTmpfile makes new files go through named temporaries, as where
+// O_TMPFILE or /proc is missing, until the returned func is called.
+func WithoutTmpfile() (restore func()) {
+	saved := haveProcFD
+	haveProcFD = func() bool { return false }
+	return func() { haveProcFD = saved }
+}

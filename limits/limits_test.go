@@ -422,22 +422,47 @@ func TestFileNamesHideKeys(t *testing.T) {
 }
 
 // TestFileModes checks that files are 0660 whatever the umask, so that the next
-// login under another uid can use them.
+// login under another uid can use them, and appear complete under their names,
+// both when created as an O_TMPFILE and through a named temporary (no /proc,
+// or a file system without O_TMPFILE), which is then gone.
 func TestFileModes(t *testing.T) {
-	old := syscall.Umask(0o077)
-	defer syscall.Umask(old)
-	s, dir := openStore(t)
-	if err := s.Take(limits.Limits{Window: time.Hour, PerUser: 5, Daily: 5}, limits.Keys{User: "alice"}, t0); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{limits.DayFile(t0), bucket("user", "alice", time.Hour, t0)} {
-		fi, err := os.Lstat(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode() != 0o660 {
-			t.Errorf("%s: mode %s, want -rw-rw----", name, fi.Mode())
-		}
+	for _, tt := range []struct {
+		name      string
+		noTmpfile bool
+	}{{"O_TMPFILE", false}, {"named temporary", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.noTmpfile {
+				defer limits.WithoutTmpfile()()
+			}
+			old := syscall.Umask(0o077)
+			defer syscall.Umask(old)
+			s, dir := openStore(t)
+			l := limits.Limits{Window: time.Hour, PerUser: 5, Daily: 5}
+			if err := s.Take(l, limits.Keys{User: "alice"}, t0); err != nil {
+				t.Fatal(err)
+			}
+			user := bucket("user", "alice", time.Hour, t0)
+			want := map[string]string{
+				limits.DayFile(t0): fmt.Sprintf("%d\n", t0.Unix()),
+				user:               record("user", "alice", t0.Unix()),
+			}
+			for name, content := range want {
+				path := filepath.Join(dir, name)
+				fi, err := os.Lstat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode() != 0o660 {
+					t.Errorf("%s: mode %s, want -rw-rw----", name, fi.Mode())
+				}
+				if data, err := os.ReadFile(path); err != nil || string(data) != content {
+					t.Errorf("%s holds %q (%v), want %q", name, data, err, content)
+				}
+			}
+			if names := listDir(t, dir); len(names) != len(want) {
+				t.Errorf("state files %q, want only %s and %s", names, limits.DayFile(t0), user)
+			}
+		})
 	}
 }
 

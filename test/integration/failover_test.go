@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -112,7 +113,7 @@ func runFailover(t *testing.T, build string, tt failoverCase) {
 	if tt.second == "blackhole" {
 		secondTimeout = "1s"
 	}
-	opts := testenv.Options{URL: url1, GatewayTimeout: orDefault(tt.timeout, "5s"),
+	opts := testenv.Options{URL: url1, GatewayTimeout: cmp.Or(tt.timeout, "5s"),
 		Numbers: map[string]string{"root": number},
 		Extra:   map[string]string{"gateway": tt.extra + failoverTable(url2, secondTimeout)}}
 	if tt.safe {
@@ -174,13 +175,6 @@ func runFailover(t *testing.T, build string, tt failoverCase) {
 			t.Errorf("took %v, less than the black-holed gateway's timeout %v: it was not waited for", elapsed, first)
 		}
 	}
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // The log names each failed attempt with its reason and the gateway that

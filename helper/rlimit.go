@@ -13,12 +13,13 @@ var neededLimits = []struct {
 	resource int
 	min      uint64
 }{
-	// The state files are a few KiB (limits.MaxLimit records at most); 1 MiB
-	// leaves room. Go ignores SIGXFSZ, so a write past the limit is an error
-	// (EFBIG), not a death, should one ever happen.
+	// Package limits refuses to append to a key file of 960 KiB or more, so
+	// that with 1 MiB no append of a 64-byte record is cut short (one that
+	// was would corrupt a file that other users' logins share). Go ignores
+	// SIGXFSZ, so a write past the limit is an error (EFBIG), not a death.
 	{"RLIMIT_FSIZE", syscall.RLIMIT_FSIZE, 1 << 20},
 	// Standard descriptors, the runtime's poller, syslog, the config and
-	// numbers files, the state files and their lock, the gateway connection.
+	// numbers files, the state files, the gateway connection.
 	{"RLIMIT_NOFILE", syscall.RLIMIT_NOFILE, 64},
 }
 

@@ -57,12 +57,11 @@ func scanDay(data []byte, since, until time.Time, fn func(Record), sum *Summary)
 		return
 	}
 	lines := strings.Split(text, "\n")
-	if last := len(lines) - 1; lines[last] == "" {
-		lines = lines[:last]
-	} else {
-		lines = lines[:last]
+	last := len(lines) - 1
+	if lines[last] != "" {
 		sum.Corrupt++
 	}
+	lines = lines[:last]
 	for _, line := range lines {
 		if line == "-" {
 			sum.Dropped++

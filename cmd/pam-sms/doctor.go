@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -708,7 +707,7 @@ func (d *doctor) keyOnly(cfg *conf.Config) []item {
 		if l := parseSshdT(out).lacksKbd(); l != "" {
 			var fix string
 			for _, p := range matchUsers {
-				if ok, _ := path.Match(p, name); ok {
+				if matchName(name, []string{p}) {
 					fix = fmt.Sprintf("vi %s: take %s out of its Match User line; then sshd -t && systemctl reload %s", files[p], name, sshdUnit())
 				}
 			}

@@ -133,6 +133,8 @@ func TestDoctorKeyOnly(t *testing.T) {
 	}{
 		{"match user", `["*"]`, "Match User root,backup\n\tAuthenticationMethods publickey\n", "authenticationmethods publickey\n",
 			statusWarn, `root is enforced (policy.groups) but sshd lets it log in with AuthenticationMethods "publickey"`},
+		{"match user, the fix", `["*"]`, "Match User backup,r*t\n\tAuthenticationMethods publickey\n", "authenticationmethods publickey\n",
+			statusWarn, "10-pam-sms.conf: take root out of its Match User line"},
 		{"match group", `["*"]`, "Match Group root\n\tAuthenticationMethods publickey\n", "authenticationmethods publickey\n",
 			statusWarn, "gpasswd -d root root"},
 		{"match group, key and code", `["*"]`, "Match Group root\n\tAuthenticationMethods publickey,keyboard-interactive\n",

@@ -87,18 +87,17 @@ type gatewayKey struct {
 
 // tally aggregates records into a report.
 type tally struct {
-	cost    conf.Cost
-	by      string
-	rows    map[string]*statsRow
-	total   statsRow
-	perGW   map[gatewayKey]int
-	costGW  map[string]int64 // millionths by gateway
-	gateway map[string]bool
+	cost   conf.Cost
+	by     string
+	rows   map[string]*statsRow
+	total  statsRow
+	perGW  map[gatewayKey]int
+	costGW map[string]int64 // millionths by gateway
 }
 
 func newTally(cost conf.Cost, by string) *tally {
 	return &tally{cost: cost, by: by, rows: map[string]*statsRow{}, perGW: map[gatewayKey]int{},
-		costGW: map[string]int64{}, gateway: map[string]bool{}}
+		costGW: map[string]int64{}}
 }
 
 func (t *tally) key(r usagerec.Record) string {

@@ -251,7 +251,7 @@ func TestParseGoTestV(t *testing.T) {
 		"=== RUN   TestHelper",
 		"--- SKIP: TestHelper (0.00s)",
 		"ok  \t" + m + "/test/packaging\t0.5s",
-		"mk/go.sh test -run='^$' -fuzz='^FuzzParse$' -fuzztime=5s ./conf/",
+		"mk/go.sh test -run='^$' -fuzz='^FuzzParse$' -fuzztime=3000x ./conf/",
 		"ok  \t" + m + "/conf\t5.1s",
 	}, "\n")
 	got := parseGoTestV(good)
